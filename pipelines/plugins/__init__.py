@@ -1,0 +1,1 @@
+"""Analysis plugins: plain functions on numpy arrays, listed in ``pipelines.registry``."""

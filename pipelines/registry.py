@@ -1,0 +1,107 @@
+"""The one explicit registry of plugins, their tools and the value types tools exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.plugins import frame_stats, image_basics
+
+#: Value types that flow along pipeline edges. ``json`` marks types a pipeline may output.
+VALUE_TYPES: dict[str, dict[str, Any]] = {
+    "frame": {"json": False, "doc": "RGB uint8 array of shape (height, width, 3)"},
+    "gray": {"json": False, "doc": "float32 luminance array of shape (height, width), 0..1"},
+    "metrics": {"json": True, "doc": "flat JSON object of numbers and booleans"},
+}
+
+#: The type every entry node is fed with: the decoded video frame.
+SOURCE_TYPE = "frame"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One callable step of a plugin, with the types it takes and returns."""
+
+    name: str
+    func: Callable[..., Any]
+    inputs: Mapping[str, str]
+    output: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A named group of tools, usually one module."""
+
+    name: str
+    description: str
+    tools: Mapping[str, Tool] = field(default_factory=dict)
+
+    def tool(self, name: str) -> Tool | None:
+        """Return the tool called ``name`` or None."""
+        return self.tools.get(name)
+
+
+def _plugin(name: str, description: str, *tools: Tool) -> Plugin:
+    return Plugin(name=name, description=description, tools={t.name: t for t in tools})
+
+
+def build_registry() -> dict[str, Plugin]:
+    """Build the registry; every plugin the service can run is listed here and nowhere else."""
+    return {
+        "image_basics": _plugin(
+            "image_basics",
+            "Cheap views of a frame shared by the analysis tools.",
+            Tool(
+                "thumbnail",
+                image_basics.thumbnail,
+                {"frame": "frame"},
+                "frame",
+                "Strided view no larger than 160 px on its longest side (no copy).",
+            ),
+            Tool(
+                "luminance",
+                image_basics.luminance,
+                {"frame": "frame"},
+                "gray",
+                "Rec. 601 luma in 0..1.",
+            ),
+        ),
+        "frame_stats": _plugin(
+            "frame_stats",
+            "Per-frame image quality measures.",
+            Tool(
+                "exposure",
+                frame_stats.exposure,
+                {"gray": "gray"},
+                "metrics",
+                "brightness, contrast and black/blank flags",
+            ),
+            Tool(
+                "sharpness",
+                frame_stats.sharpness,
+                {"gray": "gray"},
+                "metrics",
+                "variance of the Laplacian",
+            ),
+            Tool(
+                "colourfulness",
+                frame_stats.colourfulness,
+                {"frame": "frame"},
+                "metrics",
+                "Hasler and Suesstrunk colourfulness",
+            ),
+        ),
+    }
+
+
+_REGISTRY: dict[str, Plugin] | None = None
+
+
+def get_registry() -> dict[str, Plugin]:
+    """Return the process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = build_registry()
+    return _REGISTRY

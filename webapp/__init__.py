@@ -1,0 +1,36 @@
+"""The web tier: ``create_app`` builds the Flask app; importing this package builds nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webapp.config import config_from_env
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, with ``config`` overriding any key."""
+    from webapp import routes
+    from webapp.errors import register_error_handlers
+    from webapp.extensions import db
+    from webapp.queueing import build_queue
+    from webapp.storage import storage_from_url
+
+    app = Flask(__name__)
+    app.config.from_mapping(config_from_env())
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    db.init_app(app)
+    app.extensions["video_storage"] = storage_from_url(app.config["STORAGE_URL"])
+    app.extensions["video_queue"] = build_queue(app)
+    app.register_blueprint(routes.bp)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,49 @@
+"""Configuration from environment variables, with defaults that run with nothing installed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("data")
+QUEUE_NAME = "video_jobs"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku's ``postgres://`` and plain ``postgresql://``, always driving psycopg2."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read DATABASE_URL, REDIS_URL, STORAGE_URL, MAX_UPLOAD_MB and JOB_TIMEOUT."""
+    env = os.environ if env is None else env
+    default_db = "sqlite:///" + str((DEFAULT_DATA_DIR / "video_jobs.sqlite3").resolve())
+    max_upload_mb = _positive_int(env, "MAX_UPLOAD_MB", 1024)
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "STORAGE_URL": env.get("STORAGE_URL") or str(DEFAULT_DATA_DIR / "video_jobs"),
+        "MAX_UPLOAD_MB": max_upload_mb,
+        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
+        "JOB_TIMEOUT": _positive_int(env, "JOB_TIMEOUT", 3600),
+        "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
+    }
