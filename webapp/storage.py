@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 CHUNK_SIZE = 1024 * 1024
-"""Copy buffer size for streaming uploads and downloads (1 MiB)."""
+"""Copy buffer size for chunked uploads and downloads (1 MiB)."""
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 """Objects at least this big are uploaded to S3 in parts (read when an S3Storage is built)."""
