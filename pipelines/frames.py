@@ -36,7 +36,8 @@ class VideoFrameReader:
                 warnings.simplefilter("ignore")
                 self._reader = FFMPEG_VideoReader(str(self.path), decode_file=False)
         except Exception as exc:  # moviepy raises OSError, KeyError, IndexError... on bad input
-            raise VideoDecodeError(f"cannot decode the video: {_one_line(exc)}") from exc
+            reason = _one_line(exc).replace(str(self.path), "the file")
+            raise VideoDecodeError(f"cannot decode the video: {reason}") from exc
         self.fps = float(self._reader.fps) or 1.0
         self.width, self.height = (int(v) for v in self._reader.size)
         self._frame_bytes = self.width * self.height * 3
@@ -116,5 +117,6 @@ class VideoFrameReader:
 
 
 def _one_line(exc: BaseException) -> str:
+    """ffmpeg's reasons come last in moviepy's messages: keep one line, ending with them."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    return text if len(text) <= 300 else "..." + text[-297:]

@@ -152,7 +152,6 @@ def test_hit_column_is_the_term_start(text: str, col: int, matched: str) -> None
         *["compose", "multiphase", "orchestra"],
         # S3 server-side encryption and chunked storage transfers are not the concepts.
         *["SSE-S3", "sse_kms", "SSECustomerKey", "s3_sse", "StreamingBody"],
-        *["streaming uploads and downloads", "streaming_copy"],
     ],
 )
 def test_allowed_words_do_not_match(text: str) -> None:
