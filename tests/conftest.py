@@ -1,0 +1,127 @@
+"""Fixtures: apps on SQLite or on the real PostgreSQL + Redis, and generated videos.
+
+Integration fixtures talk to the servers named by TEST_DATABASE_URL (default: the local
+PostgreSQL's ``test`` database, used only to create a scratch database) and TEST_REDIS_URL.
+When those servers are down the integration tests are skipped, unless REQUIRE_SERVICES=1
+(CI sets it), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from redis import Redis
+
+from tests.videos import make_video
+from webapp import create_app
+from webapp.config import normalise_database_url
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config pointed at ``database_url``, as `alembic` on the command line."""
+    config = Config(str(REPO / "alembic.ini"))
+    url = normalise_database_url(database_url)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def _service_missing(what: str, exc: Exception) -> None:
+    message = f"{what} is unreachable: {exc}"
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
+    """The embedded-defaults app: SQLite, local storage, the in-process queue."""
+    db_url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    command.upgrade(alembic_config(db_url), "head")
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "STORAGE_URL": str(tmp_path / "storage"),
+            "REDIS_URL": None,
+        }
+    )
+    yield app
+    with app.app_context():
+        from webapp.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A scratch PostgreSQL database migrated to head, dropped at the end of the session."""
+    admin_url = normalise_database_url(TEST_DATABASE_URL)
+    name = f"video_jobs_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        _service_missing("PostgreSQL", exc)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis, checked once; each test uses its own queue name instead of flushing."""
+    try:
+        Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        _service_missing("Redis", exc)
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def pg_app(postgres_database: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The production shape: PostgreSQL, Redis/RQ with a queue of its own, local storage."""
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(postgres_database),
+        "REDIS_URL": redis_url,
+        "QUEUE_NAME": f"test_{uuid.uuid4().hex[:10]}",
+        "STORAGE_URL": str(tmp_path / "storage"),
+    }
+    app = create_app(config)
+    yield app
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.text("TRUNCATE jobs"))
+        db.session.commit()
+        db.engine.dispose()
+    queue = app.extensions["video_queue"]
+    queue.rq_queue().connection.close()
+
+
+@pytest.fixture(scope="session")
+def video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of generated videos shared by the session."""
+    return tmp_path_factory.mktemp("videos")
+
+
+@pytest.fixture(scope="session")
+def video_30(video_dir: Path) -> Path:
+    """30 frames, 64x48, 30 fps, grey level rising with the frame index."""
+    return make_video(video_dir / "levels_30.mp4", n_frames=30)
