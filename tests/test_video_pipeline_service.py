@@ -1,0 +1,135 @@
+"""VideoFilePipelineService on real generated videos: frames are real, counted and closed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import UnknownPipelineError, VideoDecodeError
+from pipelines.frames import VideoFrameReader
+from pipelines.service import VideoFilePipelineService
+from tests.videos import level_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def service() -> VideoFilePipelineService:
+    return VideoFilePipelineService()
+
+
+def _ffmpeg_children() -> list[int]:
+    """Live ffmpeg processes whose parent is this test process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"ffmpeg" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_every_frame_in_order_with_its_own_grey_level(
+    service: VideoFilePipelineService, video_30: Path
+) -> None:
+    results = service.run_on_file(video_30, "exposure")
+    assert [r["frame_index"] for r in results] == list(range(30))
+    expected = level_frames(30)[:, 0, 0, 0] / 255
+    for result, level in zip(results, expected, strict=True):
+        assert result["result"]["brightness"] == pytest.approx(level, abs=0.01)
+    assert results[3]["result"]["timestamp_ms"] == pytest.approx(100.0)
+
+
+def test_stride_and_max_frames(service: VideoFilePipelineService, video_30: Path) -> None:
+    results = service.run_on_file(video_30, "frame_stats", frame_stride=3, max_frames=4)
+    assert [r["frame_index"] for r in results] == [0, 3, 6, 9]
+    whole = service.run_on_file(video_30, "frame_stats")
+    assert [r["result"] for r in results] == [whole[i]["result"] for i in (0, 3, 6, 9)]
+    assert [r["frame_index"] for r in service.run_on_file(video_30, "exposure", 7)] == [
+        0,
+        7,
+        14,
+        21,
+        28,
+    ]
+    assert len(service.run_on_file(video_30, "exposure", 1, 100)) == 30
+
+
+def test_same_file_same_numbers_and_plain_json(
+    service: VideoFilePipelineService, video_30: Path
+) -> None:
+    first = service.run_on_file(video_30, "frame_stats")
+    assert json.loads(json.dumps(first, allow_nan=False)) == first
+    assert service.run_on_file(video_30, "frame_stats") == first
+
+
+def test_truncated_upload_ends_at_its_last_real_frame(
+    service: VideoFilePipelineService, video_30: Path, tmp_path: Path
+) -> None:
+    data = video_30.read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: int(len(data) * 0.6)])
+    results = service.run_on_file(truncated, "exposure")
+    assert 0 < len(results) < 30
+    assert [r["frame_index"] for r in results] == list(range(len(results)))
+    levels = [r["result"]["brightness"] for r in results]
+    assert len(set(levels)) == len(levels), "a repeated frame was reported"
+
+
+def test_file_truncated_before_its_index_fails_with_a_message(
+    service: VideoFilePipelineService, tmp_path: Path
+) -> None:
+    video = write_video(tmp_path / "tail_index.mp4", level_frames(30), faststart=False)
+    video.write_bytes(video.read_bytes()[:-800])
+    with pytest.raises(VideoDecodeError, match="cannot decode the video") as info:
+        service.run_on_file(video, "exposure")
+    assert "\n" not in str(info.value) and str(tmp_path) not in str(info.value)
+
+
+def test_killed_decoder_fails_the_attempt(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "long.mp4", level_frames(200, 320, 240))
+    with VideoFrameReader(video) as reader, pytest.raises(VideoDecodeError, match="killed"):
+        for frame in reader.frames():
+            if frame.index == 2:
+                os.kill(reader._reader.proc.pid, signal.SIGKILL)
+    assert _ffmpeg_children() == []
+
+
+def test_not_a_video_fails_with_a_message(
+    service: VideoFilePipelineService, tmp_path: Path
+) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
+    with pytest.raises(VideoDecodeError):
+        service.run_on_file(fake, "exposure")
+
+
+def test_unknown_pipeline(service: VideoFilePipelineService, video_30: Path) -> None:
+    with pytest.raises(UnknownPipelineError, match="nope"):
+        service.run_on_file(video_30, "nope")
+
+
+def test_decoder_is_closed_when_a_plugin_fails(
+    service: VideoFilePipelineService, video_30: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = service.get_pipeline("exposure")
+    calls = []
+
+    def exploding_run(frame: object) -> dict:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("plugin broke")
+        return {}
+
+    monkeypatch.setattr(type(pipeline), "run", lambda self, frame: exploding_run(frame))
+    with pytest.raises(RuntimeError, match="plugin broke"):
+        service.run_on_file(video_30, "exposure")
+    assert _ffmpeg_children() == []
