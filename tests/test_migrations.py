@@ -60,12 +60,8 @@ def test_postgres_upgrade_check_and_downgrade(empty_postgres: str) -> None:
     engine = sa.create_engine(empty_postgres)
     try:
         columns = {c["name"]: c for c in sa.inspect(engine).get_columns("jobs")}
-        assert {
-            name: (c["nullable"], str(c["type"]).split("(")[0]) for name, c in columns.items()
-        } == {
-            name: (nullable, kind.replace("TIMESTAMP", "TIMESTAMP"))
-            for name, (nullable, kind) in EXPECTED_COLUMNS.items()
-        }
+        found = {n: (c["nullable"], str(c["type"]).split("(")[0]) for n, c in columns.items()}
+        assert found == EXPECTED_COLUMNS
         with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(
                 sa.text(
