@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from webapp import models  # noqa: F401  (registers the tables on the metadata)
-from webapp.config import config_from_env
+from webapp.config import config_from_env, ensure_sqlite_directory
 from webapp.extensions import db
 
 config = context.config
@@ -38,6 +38,7 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     """Connect and migrate."""
+    ensure_sqlite_directory(config.get_main_option("sqlalchemy.url"))
     engine = engine_from_config(
         config.get_section(config.config_ini_section, {}),
         prefix="sqlalchemy.",

@@ -111,3 +111,11 @@ def test_config_reads_the_environment() -> None:
 def test_bad_numbers_in_the_environment_are_refused(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         config_from_env({name: value})
+
+
+def test_sqlite_folder_is_created_for_a_fresh_clone(tmp_path) -> None:
+    from webapp.config import ensure_sqlite_directory
+
+    ensure_sqlite_directory(f"sqlite:///{tmp_path}/new/dir/db.sqlite3")
+    assert (tmp_path / "new" / "dir").is_dir()
+    ensure_sqlite_directory("sqlite:///:memory:")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.config import config_from_env
+from webapp.config import config_from_env, ensure_sqlite_directory
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     app.extensions["video_storage"] = storage_from_url(app.config["STORAGE_URL"])
     app.extensions["video_queue"] = build_queue(app)

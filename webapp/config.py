@@ -47,3 +47,10 @@ def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "JOB_TIMEOUT": _positive_int(env, "JOB_TIMEOUT", 3600),
         "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
     }
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a file-based SQLite database, so a fresh clone just runs."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.endswith(":memory:") and len(url) > len(prefix):
+        Path(url[len(prefix) :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
