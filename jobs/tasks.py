@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
@@ -34,6 +35,22 @@ def process_video_job(job_id: str) -> None:
     app = worker_app()
     with app.app_context():
         _process(app, job_id)
+
+
+def record_rq_failure(rq_job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    """RQ failure callback: a job whose worker died is marked failed, unless RQ will retry it."""
+    if getattr(rq_job, "retries_left", None):
+        return
+    message = describe_error(exc) if exc is not None else "the job failed in the worker"
+    if type(exc).__name__ == "AbandonedJobError":
+        message = "the worker running this job stopped unexpectedly; submit the video again"
+    app = current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
+    with app.app_context():
+        row_id = uuid.UUID(rq_job.id)
+        if transition(
+            row_id, [JobStatus.PENDING, JobStatus.RUNNING], JobStatus.FAILED, error_message=message
+        ):
+            log.error("job %s: failed in RQ: %s", rq_job.id, message)
 
 
 def describe_error(exc: BaseException) -> str:

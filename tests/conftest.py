@@ -8,6 +8,7 @@ When those servers are down the integration tests are skipped, unless REQUIRE_SE
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import TestResponse, encode_multipart
 
 from tests.videos import make_video
 from webapp import create_app
@@ -125,3 +129,14 @@ def video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def video_30(video_dir: Path) -> Path:
     """30 frames, 64x48, 30 fps, grey level rising with the frame index."""
     return make_video(video_dir / "levels_30.mp4", n_frames=30)
+
+
+def submit_video(client: FlaskClient, video: Path, **fields: str) -> TestResponse:
+    """POST a video to /video/submit, encoding the body in memory.
+
+    The test client would spool a large body to a temporary file that it never closes.
+    """
+    upload = FileStorage(io.BytesIO(video.read_bytes()), filename="clip.mp4")
+    boundary, body = encode_multipart({"file": upload, **fields})
+    content_type = f"multipart/form-data; boundary={boundary}"
+    return client.post("/video/submit", data=body, content_type=content_type)

@@ -12,16 +12,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
+from werkzeug.test import TestResponse, encode_multipart
 
+from tests.conftest import submit_video
 from webapp import create_app
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def _submit(client: FlaskClient, video: Path, **fields: str):
-    data = {"file": (io.BytesIO(video.read_bytes()), "clip.mp4"), **fields}
-    return client.post("/video/submit", data=data, content_type="multipart/form-data")
+def _submit(client: FlaskClient, video: Path, **fields: str) -> TestResponse:
+    return submit_video(client, video, **fields)
 
 
 def _storage_files(app: Flask) -> list[str]:

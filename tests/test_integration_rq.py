@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from rq.job import Job as RQJob
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from jobs.tasks import process_video_job
+from tests.conftest import submit_video
+from tests.videos import make_testsrc
 from webapp.extensions import db
 from webapp.models import Job
 
@@ -23,8 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _submit(client: FlaskClient, video: Path, **fields: str) -> str:
-    data = {"file": (io.BytesIO(video.read_bytes()), "clip.mp4"), **fields}
-    response = client.post("/video/submit", data=data, content_type="multipart/form-data")
+    response = submit_video(client, video, **fields)
     assert response.status_code == 200, response.json
     return response.json["job_id"]
 
@@ -135,3 +138,41 @@ def test_stock_rq_worker_runs_the_task_by_dotted_path(pg_app: Flask, video_30: P
     assert status["status"] == "completed"
     results = client.get(f"/video/results/{job_id}").json["results"]
     assert [r["frame_index"] for r in results] == [0, 1, 2]
+
+
+def test_job_of_a_killed_worker_ends_failed_not_running(
+    pg_app: Flask, video_dir: Path, tmp_path: Path
+) -> None:
+    """A stock worker is SIGKILLed mid-job; RQ's own cleanup then marks the row failed."""
+    video = make_testsrc(video_dir / "testsrc_720p_20s.mp4", seconds=20, width=1280, height=720)
+    client = pg_app.test_client()
+    job_id = _submit(client, video, pipeline_id="frame_stats")
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": pg_app.config["REDIS_URL"],
+        "STORAGE_URL": pg_app.config["STORAGE_URL"],
+        "PYTHONPATH": str(REPO),
+    }
+    rq = Path(sys.executable).parent / "rq"
+    command = [str(rq), "worker", "--url", env["REDIS_URL"], pg_app.config["QUEUE_NAME"]]
+    worker = subprocess.Popen(
+        command, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while client.get(f"/video/status/{job_id}").json["status"] != "running":
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, no goodbye
+        worker.wait()
+    assert client.get(f"/video/status/{job_id}").json["status"] == "running"
+
+    queue = pg_app.extensions["video_queue"].rq_queue()
+    with pg_app.app_context():
+        StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 10 * 24 * 3600)
+    status = client.get(f"/video/status/{job_id}").json
+    assert status["status"] == "failed"
+    assert "stopped unexpectedly" in status["error_message"]

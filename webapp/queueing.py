@@ -10,11 +10,13 @@ from typing import Protocol
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Callback, Queue
 from werkzeug.utils import import_string
 
 #: The task, by dotted path, so that the web process never imports the video stack.
 TASK_PATH = "jobs.tasks.process_video_job"
+#: RQ calls this when a job fails in a way the task could not record (a worker that died).
+FAILURE_CALLBACK_PATH = "jobs.tasks.record_rq_failure"
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class RQJobQueue:
                 job_id=job_id,
                 job_timeout=self.job_timeout,
                 description=f"video job {job_id}",
+                on_failure=Callback(FAILURE_CALLBACK_PATH),
             )
         except RedisError as exc:
             raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
