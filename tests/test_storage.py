@@ -7,14 +7,14 @@ import os
 import pathlib
 import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto.server import ThreadedMotoServer
 
+from tests.conftest import S3_BUCKET as BUCKET
+from tests.conftest import set_aws_env
 from webapp import storage
 from webapp.storage import (
     LocalStorage,
@@ -26,7 +26,6 @@ from webapp.storage import (
 )
 
 MIB = 1024 * 1024
-BUCKET = "video-jobs-test"
 PREFIX = "some/prefix"
 BAD_KEYS = ["", "/etc/passwd", "..", "../x.mp4", "a/../../x", "a\\b.mp4", "a//b", "./a", "a/"]
 
@@ -203,47 +202,6 @@ def test_url_invalid(url: str) -> None:
 
 
 # --------------------------------------------------------------------------- S3 (moto server)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """Run a real moto S3 server on a free local port for the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        admin = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        admin.create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.stop()
-
-
-def set_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, endpoint: str) -> None:
-    """Point boto3 at ``endpoint`` through env vars only, isolated from the host's AWS config."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture
-def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> str:
-    set_aws_env(monkeypatch, tmp_path, moto_endpoint)
-    return moto_endpoint
 
 
 @pytest.fixture
