@@ -6,16 +6,21 @@ import json
 import logging
 import tempfile
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
+from rq.exceptions import AbandonedJobError
+from rq.timeouts import JobTimeoutException
 
+from pipelines.errors import PipelineError
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, transition
 from webapp.services import get_storage, results_key
+from webapp.storage import StorageError
 
 log = logging.getLogger(__name__)
 _ERROR_MESSAGE_LIMIT = 500
@@ -27,53 +32,47 @@ def worker_app() -> Flask:
     return create_app()
 
 
+def _app_context() -> AbstractContextManager[object]:
+    """The caller's app context (in-process queue, tests) or else the worker's own app's."""
+    return nullcontext() if has_app_context() else worker_app().app_context()
+
+
 def process_video_job(job_id: str) -> None:
     """Run one job; the same function serves RQ workers and the in-process queue."""
-    if has_app_context():
-        _process(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
-        return
-    app = worker_app()
-    with app.app_context():
-        _process(app, job_id)
+    with _app_context():
+        _process(job_id)
 
 
 def record_rq_failure(rq_job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
     """RQ failure callback: a job whose worker died is marked failed, unless RQ will retry it."""
     if getattr(rq_job, "retries_left", None):
         return
-    message = describe_error(exc) if exc is not None else "the job failed in the worker"
-    if type(exc).__name__ == "AbandonedJobError":
+    if isinstance(exc, AbandonedJobError):
         message = "the worker running this job stopped unexpectedly; submit the video again"
-    app = current_app._get_current_object() if has_app_context() else worker_app()  # type: ignore[attr-defined]
-    with app.app_context():
-        row_id = uuid.UUID(rq_job.id)
-        if transition(
-            row_id, [JobStatus.PENDING, JobStatus.RUNNING], JobStatus.FAILED, error_message=message
-        ):
-            log.error("job %s: failed in RQ: %s", rq_job.id, message)
+    else:
+        message = describe_error(exc) if exc is not None else "the job failed in the worker"
+    with _app_context():
+        moved = transition(
+            uuid.UUID(rq_job.id),
+            [JobStatus.PENDING, JobStatus.RUNNING],
+            JobStatus.FAILED,
+            error_message=message,
+        )
+    if moved:
+        log.error("job %s: failed in RQ: %s", rq_job.id, message)
 
 
 def describe_error(exc: BaseException) -> str:
     """A one-line, human error message for the job row: no traceback, bounded length."""
     text = " ".join(str(exc).split())
-    if type(exc).__name__ == "JobTimeoutException":
+    if isinstance(exc, JobTimeoutException):
         text = f"the job ran longer than JOB_TIMEOUT ({text})"
-    elif not text or not isinstance(exc, _FRIENDLY_ERRORS):
+    elif not text or not isinstance(exc, PipelineError | StorageError):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text[:_ERROR_MESSAGE_LIMIT]
 
 
-def _friendly_errors() -> tuple[type[BaseException], ...]:
-    from pipelines.errors import PipelineError
-    from webapp.storage import StorageError
-
-    return (PipelineError, StorageError)
-
-
-_FRIENDLY_ERRORS = _friendly_errors()
-
-
-def _process(app: Flask, job_id: str) -> None:
+def _process(job_id: str) -> None:
     row_id = uuid.UUID(job_id)
     job = db.session.get(Job, row_id)
     if job is None:

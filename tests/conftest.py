@@ -27,7 +27,7 @@ from redis import Redis
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from tests.videos import make_video
+from tests.videos import make_testsrc, make_video
 from webapp import create_app
 from webapp.config import normalise_database_url
 
@@ -184,3 +184,9 @@ def set_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, endpoint: str) 
 def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     set_aws_env(monkeypatch, tmp_path, moto_endpoint)
     return moto_endpoint
+
+
+@pytest.fixture(scope="session")
+def long_video_720p(video_dir: Path) -> Path:
+    """1200 frames of ffmpeg's moving test pattern at 1280x720: a job that takes a while."""
+    return make_testsrc(video_dir / "testsrc_720p_40s.mp4", seconds=40, width=1280, height=720)

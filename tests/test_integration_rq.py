@@ -19,7 +19,6 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from jobs.tasks import process_video_job
 from tests.conftest import submit_video
-from tests.videos import make_testsrc
 from webapp.extensions import db
 from webapp.models import Job
 
@@ -141,12 +140,11 @@ def test_stock_rq_worker_runs_the_task_by_dotted_path(pg_app: Flask, video_30: P
 
 
 def test_job_of_a_killed_worker_ends_failed_not_running(
-    pg_app: Flask, video_dir: Path, tmp_path: Path
+    pg_app: Flask, long_video_720p: Path
 ) -> None:
     """A stock worker is SIGKILLed mid-job; RQ's own cleanup then marks the row failed."""
-    video = make_testsrc(video_dir / "testsrc_720p_20s.mp4", seconds=20, width=1280, height=720)
     client = pg_app.test_client()
-    job_id = _submit(client, video, pipeline_id="frame_stats")
+    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
     env = {
         **os.environ,
         "DATABASE_URL": pg_app.config["SQLALCHEMY_DATABASE_URI"],
@@ -176,3 +174,17 @@ def test_job_of_a_killed_worker_ends_failed_not_running(
     status = client.get(f"/video/status/{job_id}").json
     assert status["status"] == "failed"
     assert "stopped unexpectedly" in status["error_message"]
+
+
+def test_job_over_job_timeout_is_stopped_and_marked_failed(
+    pg_app: Flask, long_video_720p: Path
+) -> None:
+    pg_app.extensions["video_queue"].job_timeout = 1
+    client = pg_app.test_client()
+    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
+    started = time.monotonic()
+    _run_worker(pg_app)
+    assert time.monotonic() - started < 10
+    status = client.get(f"/video/status/{job_id}").json
+    assert status["status"] == "failed"
+    assert "JOB_TIMEOUT" in status["error_message"]
