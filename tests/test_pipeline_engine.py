@@ -168,3 +168,17 @@ def test_shipped_definitions_compile_against_the_real_registry() -> None:
     for pipeline in pipelines.values():
         for node in pipeline.nodes:
             assert registry[node.plugin].tools[node.tool.name] is node.tool
+
+
+def test_an_unknown_tool_is_reported_once_not_again_downstream() -> None:
+    nodes = [dict(n) for n in DIAMOND["nodes"]]
+    nodes[2]["tool"] = "nope"  # node "b"
+    problems = check_definition(_broken(nodes=nodes), REGISTRY)
+    assert [(p.pointer, p.rule) for p in problems] == [("/nodes/2/tool", "unknown-tool")]
+
+
+@pytest.mark.parametrize("node_id", ["thumb\n", "Thumb", "1thumb", "a" * 65])
+def test_node_ids_are_plain_names(node_id: str) -> None:
+    nodes = [dict(n) for n in DIAMOND["nodes"]]
+    nodes[0]["id"] = node_id
+    assert "schema" in [p.rule for p in check_definition(_broken(nodes=nodes), REGISTRY)]
