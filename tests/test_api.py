@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from tests.conftest import submit_video
 from webapp import create_app
+from webapp.models import JobStatus, transition
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -157,20 +158,27 @@ def test_every_error_is_json(sqlite_app: Flask) -> None:
     assert wrong_method.status_code == 405 and "detail" in wrong_method.json
 
 
-def test_database_unreachable_is_503_and_leaves_no_file(tmp_path: Path, video_30: Path) -> None:
+@pytest.mark.parametrize("queue", ["in-process", "rq"])
+def test_database_unreachable_is_503_and_leaves_no_file(
+    tmp_path: Path, video_30: Path, queue: str, request: pytest.FixtureRequest
+) -> None:
+    redis_url = request.getfixturevalue("redis_url") if queue == "rq" else None
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg2://postgres@127.0.0.1:1/none",
             "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
             "STORAGE_URL": str(tmp_path / "s"),
-            "REDIS_URL": None,
+            "REDIS_URL": redis_url,
         }
     )
     client = app.test_client()
     response = _submit(client, video_30, pipeline_id="frame_stats")
     assert response.status_code == 503 and "database" in response.json["detail"]
-    assert list((tmp_path / "s").iterdir()) == []
+    assert not (tmp_path / "s").exists() or list((tmp_path / "s").iterdir()) == []
     assert client.get(f"/video/status/{uuid.uuid4()}").status_code == 503
+    if queue == "rq":  # the upload was stored, the insert failed, the file was removed
+        assert (tmp_path / "s").is_dir()
+        assert app.extensions["video_queue"].rq_queue().count == 0
 
 
 def test_pipelines_lists_the_choices(sqlite_app: Flask) -> None:
@@ -178,3 +186,25 @@ def test_pipelines_lists_the_choices(sqlite_app: Flask) -> None:
     by_id = {p["pipeline_id"]: p for p in body["pipelines"]}
     assert {"frame_stats", "exposure"} <= by_id.keys()
     assert {n["tool"] for n in by_id["frame_stats"]["nodes"]} >= {"exposure", "colourfulness"}
+
+
+def test_restart_resumes_jobs_left_pending_or_running(
+    sqlite_app: Flask, video_30: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-process queue is memory: a new process must pick up what the old one left."""
+    client = sqlite_app.test_client()
+    with monkeypatch.context() as patch:  # the "old process" dies before draining its queue
+        patch.setattr(sqlite_app.extensions["video_queue"], "enqueue", lambda job_id: None)
+        stranded = [
+            _submit(client, video_30, pipeline_id="exposure", max_frames="2").json["job_id"]
+            for _ in range(2)
+        ]
+    with sqlite_app.app_context():
+        transition(uuid.UUID(stranded[1]), [JobStatus.PENDING], JobStatus.RUNNING)
+
+    restarted = create_app(dict(sqlite_app.config))
+    restarted_client = restarted.test_client()
+    assert restarted_client.get("/video/pipelines").status_code == 200  # any first request
+    restarted.extensions["video_queue"].join()
+    for job_id in stranded:
+        assert restarted_client.get(f"/video/status/{job_id}").json["status"] == "completed"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, Text, Uuid, func, update
+from sqlalchemy import CheckConstraint, DateTime, Integer, Text, Uuid, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -74,3 +74,10 @@ def transition(
     )
     db.session.commit()
     return result.rowcount == 1
+
+
+def unfinished_job_ids() -> list[str]:
+    """Ids of jobs still pending or running, oldest first."""
+    statuses = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+    query = select(Job.job_id).where(Job.status.in_(statuses)).order_by(Job.created_at)
+    return [str(job_id) for job_id in db.session.scalars(query)]

@@ -13,6 +13,8 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue
 from werkzeug.utils import import_string
 
+from webapp.models import unfinished_job_ids
+
 #: The task, by dotted path, so that the web process never imports the video stack.
 TASK_PATH = "jobs.tasks.process_video_job"
 #: RQ calls this when a job fails in a way the task could not record (a worker that died).
@@ -70,6 +72,24 @@ class InProcessJobQueue:
         self._ids: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._resumed = False
+
+    def resume_unfinished(self) -> None:
+        """Once per process, queue again the jobs a previous run left pending or running.
+
+        The in-process queue lives in memory, so a restart would otherwise strand them.
+        Called before the first request; one web process owns the queue in this mode.
+        """
+        if self._resumed:
+            return
+        with self._lock:
+            if self._resumed:
+                return
+            job_ids = unfinished_job_ids()
+            self._resumed = True
+        for job_id in job_ids:
+            log.info("job %s: queued again after a restart", job_id)
+            self.enqueue(job_id)
 
     def enqueue(self, job_id: str) -> None:
         """Queue the id and make sure the draining thread runs."""
@@ -104,4 +124,6 @@ def build_queue(app: Flask) -> JobQueue:
         return RQJobQueue(
             app.config["REDIS_URL"], app.config["QUEUE_NAME"], app.config["JOB_TIMEOUT"]
         )
-    return InProcessJobQueue(app)
+    in_process = InProcessJobQueue(app)
+    app.before_request(in_process.resume_unfinished)
+    return in_process
