@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
@@ -18,6 +21,7 @@ from tests.conftest import submit_video
 from webapp import create_app
 from webapp.models import JobStatus, transition
 
+REPO = Path(__file__).resolve().parent.parent
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -208,3 +212,32 @@ def test_restart_resumes_jobs_left_pending_or_running(
     restarted.extensions["video_queue"].join()
     for job_id in stranded:
         assert restarted_client.get(f"/video/status/{job_id}").json["status"] == "completed"
+
+
+def test_web_process_never_imports_the_video_stack(tmp_path: Path, video_30: Path) -> None:
+    """With RQ the task is enqueued by dotted path: moviepy and the task stay out of the web."""
+    from tests.conftest import alembic_config
+
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    command.upgrade(alembic_config(db_url), "head")
+    script = f"""
+import io, sys
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+from webapp import create_app
+app = create_app({{"SQLALCHEMY_DATABASE_URI": {db_url!r}, "STORAGE_URL": {str(tmp_path)!r},
+                  "REDIS_URL": "redis://127.0.0.1:1/0"}})
+client = app.test_client()
+upload = FileStorage(io.BytesIO(open({str(video_30)!r}, "rb").read()), "clip.mp4")
+boundary, body = encode_multipart({{"file": upload, "pipeline_id": "exposure"}})
+kind = "multipart/form-data; boundary=" + boundary
+assert client.post("/video/submit", data=body, content_type=kind).status_code == 503
+assert client.get("/video/pipelines").status_code == 200
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("moviepy", "imageio_ffmpeg", "jobs"))
+print(loaded)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
