@@ -35,7 +35,7 @@ class VideoFrameReader:
                 # moviepy warns, then raises, when even the first frame cannot be read.
                 warnings.simplefilter("ignore")
                 self._reader = FFMPEG_VideoReader(str(self.path), decode_file=False)
-        except Exception as exc:  # moviepy raises OSError, KeyError, IndexError... on bad input
+        except (OSError, LookupError, ValueError) as exc:  # what moviepy raises on bad input
             reason = _one_line(exc).replace(str(self.path), "the file")
             raise VideoDecodeError(f"cannot decode the video: {reason}") from exc
         self.fps = float(self._reader.fps) or 1.0

@@ -133,3 +133,17 @@ def test_decoder_is_closed_when_a_plugin_fails(
     with pytest.raises(RuntimeError, match="plugin broke"):
         service.run_on_file(video_30, "exposure")
     assert _ffmpeg_children() == []
+
+
+def test_an_interruption_while_opening_is_not_reported_as_a_bad_video(
+    video_30: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job timeout that fires while ffmpeg probes the file must stay a timeout."""
+    from rq.timeouts import JobTimeoutException
+
+    def probe_interrupted(*args: object, **kwargs: object) -> None:
+        raise JobTimeoutException("Task exceeded maximum timeout value (1 seconds)")
+
+    monkeypatch.setattr("pipelines.frames.FFMPEG_VideoReader", probe_interrupted)
+    with pytest.raises(JobTimeoutException):
+        VideoFrameReader(video_30)
