@@ -132,7 +132,6 @@ def test_upload_over_the_limit_is_413_json(tmp_path: Path, video_30: Path) -> No
             "STORAGE_URL": str(tmp_path / "s"),
             "REDIS_URL": None,
             "MAX_UPLOAD_MB": 1,
-            "MAX_CONTENT_LENGTH": 1024 * 1024,
         }
     )
     client = app.test_client()

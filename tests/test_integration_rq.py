@@ -118,19 +118,30 @@ def test_queue_unreachable_is_503_row_failed_and_no_file(
         db.engine.dispose()
 
 
+def _worker_env(app: Flask) -> dict[str, str]:
+    """The environment a stock worker gets: the same database, Redis and storage as the app."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "STORAGE_URL": app.config["STORAGE_URL"],
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def _stock_worker_command(app: Flask) -> list[str]:
+    """`rq worker`, as the Procfile runs it, on the app's queue."""
+    rq = Path(sys.executable).parent / "rq"
+    return [str(rq), "worker", "--url", app.config["REDIS_URL"], app.config["QUEUE_NAME"]]
+
+
 def test_stock_rq_worker_runs_the_task_by_dotted_path(pg_app: Flask, video_30: Path) -> None:
     client = pg_app.test_client()
     job_id = _submit(client, video_30, pipeline_id="frame_stats", max_frames="3")
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": pg_app.config["REDIS_URL"],
-        "STORAGE_URL": pg_app.config["STORAGE_URL"],
-        "PYTHONPATH": str(REPO),
-    }
-    rq = Path(sys.executable).parent / "rq"
-    command = [str(rq), "worker", "--burst", "--url", env["REDIS_URL"], pg_app.config["QUEUE_NAME"]]
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    command = [*_stock_worker_command(pg_app), "--burst"]
+    done = subprocess.run(
+        command, env=_worker_env(pg_app), cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert f"job {job_id}: completed" in done.stderr + done.stdout
     status = client.get(f"/video/status/{job_id}").json
@@ -145,19 +156,14 @@ def test_job_of_a_killed_worker_ends_failed_not_running(
     """A stock worker is SIGKILLed mid-job; RQ's own cleanup then marks the row failed."""
     client = pg_app.test_client()
     job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": pg_app.config["REDIS_URL"],
-        "STORAGE_URL": pg_app.config["STORAGE_URL"],
-        "PYTHONPATH": str(REPO),
-    }
-    rq = Path(sys.executable).parent / "rq"
-    command = [str(rq), "worker", "--url", env["REDIS_URL"], pg_app.config["QUEUE_NAME"]]
     worker = subprocess.Popen(
-        command, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+        _stock_worker_command(pg_app),
+        env=_worker_env(pg_app),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 60
         while client.get(f"/video/status/{job_id}").json["status"] != "running":
@@ -188,3 +194,35 @@ def test_job_over_job_timeout_is_stopped_and_marked_failed(
     status = client.get(f"/video/status/{job_id}").json
     assert status["status"] == "failed"
     assert "JOB_TIMEOUT" in status["error_message"]
+
+
+def test_job_whose_work_horse_is_killed_ends_failed(pg_app: Flask, long_video_720p: Path) -> None:
+    """The out-of-memory killer's case: the horse dies, the worker lives, RQ fails the job."""
+    client = pg_app.test_client()
+    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
+    worker = subprocess.Popen(
+        [*_stock_worker_command(pg_app), "--burst"],
+        env=_worker_env(pg_app),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while client.get(f"/video/status/{job_id}").json["status"] != "running":
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.05)
+        horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        assert len(horses) == 1
+        os.kill(int(horses[0]), signal.SIGKILL)
+        assert worker.wait(timeout=60) == 0  # the worker itself survives and drains the queue
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    status = client.get(f"/video/status/{job_id}").json
+    assert status["status"] == "failed"
+    assert "worker stopped without finishing" in status["error_message"]
+    assert "signal 9" in status["error_message"]
+    results = client.get(f"/video/results/{job_id}")
+    assert results.status_code == 404 and "failed" in results.json["detail"]

@@ -83,7 +83,7 @@ def test_config_defaults_run_with_nothing_installed() -> None:
     config = config_from_env({})
     assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:////")
     assert config["REDIS_URL"] is None
-    assert config["MAX_CONTENT_LENGTH"] == 1024 * 1024 * 1024
+    assert config["MAX_UPLOAD_MB"] == 1024
     assert config["JOB_TIMEOUT"] == 3600
 
 
@@ -98,7 +98,7 @@ def test_config_reads_the_environment() -> None:
         }
     )
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://x@y/z"
-    assert config["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+    assert config["MAX_UPLOAD_MB"] == 5
     assert (config["REDIS_URL"], config["STORAGE_URL"], config["JOB_TIMEOUT"]) == (
         "redis://r:6379/1",
         "s3://bucket/p",

@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_from_env())
     if config:
         app.config.from_mapping(config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     app.json.sort_keys = False
     if not logging.getLogger().handlers:
         logging.basicConfig(

@@ -43,7 +43,6 @@ def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "STORAGE_URL": env.get("STORAGE_URL") or str(DEFAULT_DATA_DIR / "video_jobs"),
         "MAX_UPLOAD_MB": max_upload_mb,
-        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
         "JOB_TIMEOUT": _positive_int(env, "JOB_TIMEOUT", 3600),
         "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
     }

@@ -11,6 +11,9 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus as RQJobStatus
 from werkzeug.utils import import_string
 
 from webapp.models import unfinished_job_ids
@@ -32,6 +35,13 @@ class JobQueue(Protocol):
 
     def enqueue(self, job_id: str) -> None:
         """Hand the job id over; raise QueueUnavailable if that is impossible."""
+
+    def lost_job_reason(self, job_id: str) -> str | None:
+        """Why the queue gave up on a job whose task could not say so itself, or None."""
+
+
+#: RQ states in which a job will not run again.
+_RQ_GAVE_UP = {RQJobStatus.FAILED, RQJobStatus.STOPPED, RQJobStatus.CANCELED}
 
 
 class RQJobQueue:
@@ -62,6 +72,19 @@ class RQJobQueue:
             )
         except RedisError as exc:
             raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
+
+    def lost_job_reason(self, job_id: str) -> str | None:
+        """RQ's reason when it failed a job the task never finished (a killed work horse)."""
+        try:
+            rq_job = RQJob.fetch(job_id, connection=self.rq_queue().connection)
+            if rq_job.get_status(refresh=False) not in _RQ_GAVE_UP:
+                return None
+            result = rq_job.latest_result()
+        except (NoSuchJobError, RedisError):
+            return None  # nothing known, or the queue is down: the row stays as it is
+        lines = (result.exc_string or "").strip().splitlines() if result else []
+        detail = lines[-1].strip().rstrip(";") if lines else "no reason recorded"
+        return f"the worker stopped without finishing the job ({detail}); submit the video again"
 
 
 class InProcessJobQueue:
@@ -112,6 +135,10 @@ class InProcessJobQueue:
                 log.exception("job %s: failed in the in-process queue", job_id)
             finally:
                 self._ids.task_done()
+
+    def lost_job_reason(self, job_id: str) -> str | None:
+        """The in-process queue loses nothing it can report on; restarts resume jobs instead."""
+        return None
 
     def join(self) -> None:
         """Block until every queued job has been processed (tests and graceful shutdown)."""
