@@ -44,8 +44,8 @@ class VideoFilePipelineService:
         """Decode the video, run the pipeline on every kept frame, and return the results."""
         pipeline = self.get_pipeline(pipeline_id)
         results: list[dict[str, Any]] = []
-        with VideoFrameReader(mp4_path) as reader:
-            for frame in reader.frames(frame_stride, max_frames):
+        with VideoFrameReader(mp4_path, frame_stride) as reader:
+            for frame in reader.frames(max_frames):
                 result = {"timestamp_ms": frame.timestamp_ms, **pipeline.run(frame.pixels)}
                 results.append({"frame_index": frame.index, "result": _plain(result)})
         return results

@@ -144,6 +144,41 @@ def test_an_interruption_while_opening_is_not_reported_as_a_bad_video(
     def probe_interrupted(*args: object, **kwargs: object) -> None:
         raise JobTimeoutException("Task exceeded maximum timeout value (1 seconds)")
 
-    monkeypatch.setattr("pipelines.frames.FFMPEG_VideoReader", probe_interrupted)
+    monkeypatch.setattr("pipelines.frames._PassthroughReader", probe_interrupted)
     with pytest.raises(JobTimeoutException):
         VideoFrameReader(video_30)
+
+
+def test_variable_frame_rate_frames_are_reported_once_with_their_own_times(
+    service: VideoFilePipelineService, tmp_path: Path
+) -> None:
+    """Frames 0-9 last 2/30 s each, 10-29 last 1/30 s: 30 frames, none repeated."""
+    video = write_video(
+        tmp_path / "vfr.mp4",
+        level_frames(30),
+        extra=["-vf", "setpts='if(lt(N,10),2*N,N+10)/(30*TB)'", "-fps_mode", "vfr"],
+    )
+    results = service.run_on_file(video, "exposure")
+    assert [r["frame_index"] for r in results] == list(range(30))
+    expected = level_frames(30)[:, 0, 0, 0] / 255
+    for result, level in zip(results, expected, strict=True):
+        assert result["result"]["brightness"] == pytest.approx(level, abs=0.01)
+    times = [r["result"]["timestamp_ms"] for r in results]
+    assert times[:3] == pytest.approx([0.0, 66.667, 133.333], abs=0.01)
+    assert times[10:13] == pytest.approx([666.667, 700.0, 733.333], abs=0.01)
+    strided = service.run_on_file(video, "exposure", frame_stride=4)
+    assert [r["frame_index"] for r in strided] == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert [r["result"] for r in strided] == [results[i]["result"] for i in range(0, 30, 4)]
+
+
+def test_a_stream_with_no_frames_fails_with_a_message(
+    service: VideoFilePipelineService, tmp_path: Path
+) -> None:
+    video = write_video(tmp_path / "one.mp4", level_frames(1))
+    data = bytearray(video.read_bytes())
+    mdat = data.find(b"mdat")
+    data[mdat + 4 :] = bytes(len(data) - mdat - 4)  # keep the index, zero every sample
+    broken = tmp_path / "zeroed.mp4"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(VideoDecodeError, match="no decodable frames"):
+        service.run_on_file(broken, "exposure")

@@ -20,13 +20,19 @@ def level_frames(n_frames: int, width: int = 64, height: int = 48) -> np.ndarray
     return frames
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int = 30, faststart: bool = True) -> Path:
+def write_video(
+    path: Path,
+    frames: np.ndarray,
+    fps: int = 30,
+    faststart: bool = True,
+    extra: list[str] | None = None,
+) -> Path:
     """Encode RGB frames as H.264 MP4, lossless in luma so that grey levels survive."""
     height, width = frames.shape[1:3]
     source = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps)]
     codec = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p"]
     flags = ["-movflags", "+faststart"] if faststart else []
-    cmd = [*_QUIET, *source, "-i", "-", *codec, *flags, str(path)]
+    cmd = [*_QUIET, *source, "-i", "-", *(extra or []), *codec, *flags, str(path)]
     subprocess.run(cmd, input=frames.tobytes(), check=True)
     return path
 
