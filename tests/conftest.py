@@ -12,6 +12,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,40 @@ def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A scratch PostgreSQL database migrated to head, dropped at the end of the session."""
-    admin_url = normalise_database_url(TEST_DATABASE_URL)
-    name = f"video_jobs_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it whatever happens."""
+    admin = sa.create_engine(
+        normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
+    )
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
+        admin.dispose()
         _service_missing("PostgreSQL", exc)
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    command.upgrade(alembic_config(url), "head")
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A scratch PostgreSQL database migrated to head, shared by the session."""
+    with scratch_database("video_jobs_test") as url:
+        command.upgrade(alembic_config(url), "head")
+        yield url
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (migrations start from nothing)."""
+    with scratch_database("video_jobs_empty") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

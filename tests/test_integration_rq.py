@@ -129,6 +129,14 @@ def _worker_env(app: Flask) -> dict[str, str]:
     }
 
 
+def _wait_until_running(client: FlaskClient, job_id: str, seconds: float = 60) -> None:
+    """Poll the status like a client until a worker has claimed the job."""
+    deadline = time.monotonic() + seconds
+    while client.get(f"/video/status/{job_id}").json["status"] != "running":
+        assert time.monotonic() < deadline, "the worker never started the job"
+        time.sleep(0.05)
+
+
 def _stock_worker_command(app: Flask) -> list[str]:
     """`rq worker`, as the Procfile runs it, on the app's queue."""
     rq = Path(sys.executable).parent / "rq"
@@ -165,10 +173,7 @@ def test_job_of_a_killed_worker_ends_failed_not_running(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while client.get(f"/video/status/{job_id}").json["status"] != "running":
-            assert time.monotonic() < deadline, "the worker never started the job"
-            time.sleep(0.05)
+        _wait_until_running(client, job_id)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, no goodbye
         worker.wait()
@@ -208,10 +213,7 @@ def test_job_whose_work_horse_is_killed_ends_failed(pg_app: Flask, long_video_72
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while client.get(f"/video/status/{job_id}").json["status"] != "running":
-            assert time.monotonic() < deadline, "the worker never started the job"
-            time.sleep(0.05)
+        _wait_until_running(client, job_id)
         horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
         assert len(horses) == 1
         os.kill(int(horses[0]), signal.SIGKILL)

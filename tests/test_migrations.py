@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from tests.conftest import TEST_DATABASE_URL, _service_missing, alembic_config
-from webapp.config import normalise_database_url
+from tests.conftest import alembic_config
 
 EXPECTED_COLUMNS = {
     "job_id": (False, "UUID"),
@@ -25,24 +22,6 @@ EXPECTED_COLUMNS = {
     "frame_stride": (True, "INTEGER"),
     "max_frames": (True, "INTEGER"),
 }
-
-
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database for this test only."""
-    admin = sa.create_engine(
-        normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
-    )
-    name = f"video_jobs_migrate_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        _service_missing("PostgreSQL", exc)
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _tables(url: str) -> set[str]:

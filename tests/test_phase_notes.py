@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from jobs.tasks import process_video_job
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, alembic_config
+from tests.conftest import TEST_REDIS_URL, alembic_config
 from webapp import create_app
 from webapp.config import normalise_database_url
 
@@ -331,29 +330,6 @@ def git(*args: str, cwd: Path = REPO) -> str:
     ).stdout
 
 
-@pytest.fixture
-def scratch_postgres() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this test only, dropped afterwards."""
-    admin = sa.create_engine(
-        normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
-    )
-    name = f"rollback_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL is unreachable: {exc}")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def queue_with_a_job() -> Queue | None:
     """An RQ queue of its own holding one job, when the test Redis is up (else None)."""
     connection = Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
@@ -377,16 +353,16 @@ def table_names(url: str) -> set[str]:
 
 
 @pytest.mark.integration
-def test_rollback_downgrade_drops_the_jobs_table(scratch_postgres: str) -> None:
-    command.upgrade(alembic_config(scratch_postgres), "head")
-    assert "jobs" in table_names(scratch_postgres)
+def test_rollback_downgrade_drops_the_jobs_table(empty_postgres: str) -> None:
+    command.upgrade(alembic_config(empty_postgres), "head")
+    assert "jobs" in table_names(empty_postgres)
     argv = downgrade_command()
-    env = {**os.environ, "DATABASE_URL": scratch_postgres}
+    env = {**os.environ, "DATABASE_URL": empty_postgres}
     proc = subprocess.run(
         [sys.executable, "-m", *argv], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert "jobs" not in table_names(scratch_postgres)
+    assert "jobs" not in table_names(empty_postgres)
 
 
 def test_rollback_block_leaves_exactly_the_skeleton(tmp_path: Path) -> None:
