@@ -72,13 +72,13 @@ def submit_job(form: dict[str, str], files: dict[str, FileStorage]) -> uuid.UUID
         get_queue().enqueue(str(job_id))
     except QueueUnavailable as exc:
         log.error("job %s: %s", job_id, exc)
+        storage.delete(key)
         transition(
             job_id,
             [JobStatus.PENDING],
             JobStatus.FAILED,
             error_message="the job queue was unreachable when the job was submitted",
         )
-        storage.delete(key)
         raise ServiceUnavailable("the job queue is unavailable; try again shortly") from exc
     log.info("job %s: submitted for pipeline %s", job_id, submission.pipeline_id)
     return job_id
