@@ -5,8 +5,9 @@
 #   tools/smoke_test.sh BASE_URL            e.g. tools/smoke_test.sh http://127.0.0.1:5000
 #
 # Environment:
-#   PYTHON         the Python with imageio-ffmpeg installed (default: python3); it also
-#                  parses the JSON responses, so jq is not needed
+#   PYTHON         the Python with imageio-ffmpeg installed (default: the repo's
+#                  .venv/bin/python if present, else python3); it also parses the JSON
+#                  responses, so jq is not needed
 #   SMOKE_TIMEOUT  seconds to wait for the job to complete (default: 60)
 # Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
 set -euo pipefail
@@ -18,6 +19,10 @@ usage() {
 [[ $# -eq 1 && -n "$1" ]] || usage
 
 BASE_URL="${1%/}"
+REPO_VENV_PYTHON="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
+if [[ -z "${PYTHON:-}" && -x "$REPO_VENV_PYTHON" ]]; then
+    PYTHON="$REPO_VENV_PYTHON"
+fi
 PY="${PYTHON:-python3}"
 TIMEOUT="${SMOKE_TIMEOUT:-60}"
 STEP=0.5
