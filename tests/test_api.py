@@ -175,6 +175,7 @@ def test_pipelines_lists_the_choices(sqlite_app: Flask) -> None:
     body = sqlite_app.test_client().get("/video/pipelines").json
     by_id = {p["pipeline_id"]: p for p in body["pipelines"]}
     assert {"frame_stats", "exposure"} <= by_id.keys()
+    assert body["default_pipeline_id"] == "frame_stats"
     assert {n["tool"] for n in by_id["frame_stats"]["nodes"]} >= {"exposure", "colourfulness"}
 
 
@@ -227,3 +228,12 @@ print(loaded)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_submission_without_pipeline_id_runs_the_default(sqlite_app: Flask, video_30: Path) -> None:
+    client = sqlite_app.test_client()
+    job_id = _submit(client, video_30, max_frames="2").json["job_id"]
+    sqlite_app.extensions["video_queue"].join()
+    results = client.get(f"/video/results/{job_id}").json["results"]
+    assert [r["frame_index"] for r in results] == [0, 1]
+    assert {"sharpness", "colourfulness", "brightness"} <= results[0]["result"].keys()

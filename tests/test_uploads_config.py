@@ -24,14 +24,17 @@ def test_valid_submission_is_parsed_and_stream_rewound() -> None:
         {"pipeline_id": "exposure", "frame_stride": "3", "max_frames": "4"},
         _files(MP4_HEAD + b"rest"),
         IDS,
+        "frame_stats",
     )
     assert (sub.pipeline_id, sub.frame_stride, sub.max_frames) == ("exposure", 3, 4)
     assert sub.stream.read() == MP4_HEAD + b"rest"
 
 
 def test_defaults_for_optional_fields() -> None:
-    sub = parse_submission({"pipeline_id": "frame_stats"}, _files(MP4_HEAD), IDS)
-    assert (sub.frame_stride, sub.max_frames) == (1, None)
+    sub = parse_submission({}, _files(MP4_HEAD), IDS, "exposure")
+    assert (sub.pipeline_id, sub.frame_stride, sub.max_frames) == ("exposure", 1, None)
+    blank = parse_submission({"pipeline_id": " "}, _files(MP4_HEAD), IDS, "exposure")
+    assert blank.pipeline_id == "exposure"
 
 
 @pytest.mark.parametrize(
@@ -41,7 +44,6 @@ def test_defaults_for_optional_fields() -> None:
         ({"pipeline_id": "frame_stats"}, b"", "empty"),
         ({"pipeline_id": "frame_stats"}, b"GIF89a......", "not an MP4"),
         ({"pipeline_id": "frame_stats"}, b"\x00\x00\x00\x20moov", "not an MP4"),
-        ({}, MP4_HEAD, "missing 'pipeline_id'"),
         ({"pipeline_id": "nope"}, MP4_HEAD, "unknown pipeline_id"),
         ({"pipeline_id": "exposure", "frame_stride": "0"}, MP4_HEAD, "frame_stride"),
         ({"pipeline_id": "exposure", "frame_stride": "-2"}, MP4_HEAD, "frame_stride"),
@@ -57,7 +59,7 @@ def test_bad_submissions_are_rejected_with_a_reason(
 ) -> None:
     files = MultiDict() if data is None else _files(data)
     with pytest.raises(BadRequest, match=message):
-        parse_submission(form, files, IDS)
+        parse_submission(form, files, IDS, "frame_stats")
 
 
 def test_iso_bmff_signature() -> None:

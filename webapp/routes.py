@@ -30,5 +30,5 @@ def results(job_id: str) -> Response:
 
 @bp.get("/pipelines")
 def pipelines() -> Response:
-    """List the pipelines a client may submit."""
-    return jsonify(pipelines=services.list_pipelines())
+    """List the pipelines a client may submit and the default one."""
+    return jsonify(services.list_pipelines())

@@ -41,14 +41,21 @@ def get_queue() -> JobQueue:
     return current_app.extensions["video_queue"]
 
 
-def list_pipelines() -> list[dict[str, Any]]:
-    """Every pipeline a client may submit, with its nodes."""
-    return [p.describe() for p in load_pipelines().values()]
+#: The pipeline a submission without ``pipeline_id`` runs.
+DEFAULT_PIPELINE_ID = "frame_stats"
+
+
+def list_pipelines() -> dict[str, Any]:
+    """Every pipeline a client may submit, with its nodes, and the one used by default."""
+    return {
+        "pipelines": [p.describe() for p in load_pipelines().values()],
+        "default_pipeline_id": DEFAULT_PIPELINE_ID,
+    }
 
 
 def submit_job(form: dict[str, str], files: dict[str, FileStorage]) -> uuid.UUID:
     """Store the upload, commit a pending row, then enqueue; undo what was done on failure."""
-    submission = parse_submission(form, files, load_pipelines().keys())
+    submission = parse_submission(form, files, load_pipelines().keys(), DEFAULT_PIPELINE_ID)
     job_id = uuid.uuid4()
     storage, key = get_storage(), input_key(job_id)
     storage.save_fileobj(key, submission.stream)

@@ -41,15 +41,16 @@ def is_iso_bmff(head: bytes) -> bool:
 
 
 def parse_submission(
-    form: Mapping[str, str], files: Mapping[str, FileStorage], pipeline_ids: Collection[str]
+    form: Mapping[str, str],
+    files: Mapping[str, FileStorage],
+    pipeline_ids: Collection[str],
+    default_pipeline_id: str,
 ) -> Submission:
     """Check every field and the file's signature; raise BadRequest naming the first problem."""
     upload = files.get("file")
     if upload is None:
         raise BadRequest("missing 'file': send the video as multipart/form-data field 'file'")
-    pipeline_id = form.get("pipeline_id", "").strip()
-    if not pipeline_id:
-        raise BadRequest(f"missing 'pipeline_id'; choose one of {sorted(pipeline_ids)}")
+    pipeline_id = form.get("pipeline_id", "").strip() or default_pipeline_id
     if pipeline_id not in pipeline_ids:
         raise BadRequest(
             f"unknown pipeline_id {pipeline_id[:64]!r}; choose one of {sorted(pipeline_ids)}"
