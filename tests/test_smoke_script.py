@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -300,3 +302,61 @@ def test_smoke_script_fails_when_nothing_listens() -> None:
     proc = run_script(f"http://127.0.0.1:{free_port()}")
     assert proc.returncode == 1
     assert "submit: expected HTTP 200, got 000" in proc.stdout
+
+
+# --------------------------------------------------------------------------- the Procfile
+
+
+@pytest.fixture
+def procfile_service(
+    empty_postgres: str, redis_url: str, tmp_path: Path
+) -> Iterator[tuple[str, Path]]:
+    """The Procfile's release, then its web and worker under honcho, on PostgreSQL + Redis."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "DATABASE_URL": empty_postgres,
+        "REDIS_URL": redis_url,
+        "QUEUE_NAME": f"procfile_{uuid.uuid4().hex[:10]}",
+        "STORAGE_URL": str(tmp_path / "storage"),
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "1",
+    }
+    lines = dict(
+        line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line
+    )
+    release = subprocess.run(
+        ["bash", "-c", lines["release"].strip()], cwd=REPO, env=env, capture_output=True
+    )
+    assert release.returncode == 0, release.stderr
+    log_path = tmp_path / "honcho.log"
+    with log_path.open("wb") as log:
+        honcho = subprocess.Popen(
+            [str(Path(bin_dir) / "honcho"), "start", "web", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{env['PORT']}"
+            wait_until_up(base_url, honcho, log_path)
+            yield base_url, log_path
+        finally:
+            os.killpg(honcho.pid, signal.SIGTERM)
+            try:
+                honcho.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(honcho.pid, signal.SIGKILL)
+                honcho.wait(timeout=20)
+
+
+def test_procfile_serves_with_a_stock_rq_worker(procfile_service: tuple[str, Path]) -> None:
+    base_url, log_path = procfile_service
+    proc = run_script(base_url)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + log_path.read_text()
+    job_id = re.search(r'"job_id": "([0-9a-f-]{36})"', proc.stdout).group(1)
+    log = log_path.read_text()
+    assert "worker.1 | " in log and f"job {job_id}: completed" in log
