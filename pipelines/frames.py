@@ -90,6 +90,7 @@ class VideoFrameReader:
         self.width, self.height = (int(v) for v in self._reader.size)
         self._frame_bytes = self.width * self.height * 3
         self._times: queue.Queue[float | None] = queue.Queue()
+        self._times_missing = False
         self._log_tail: deque[str] = deque(maxlen=3)
         self._stderr_drain = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_drain.start()
@@ -122,9 +123,13 @@ class VideoFrameReader:
         return None
 
     def _time_of(self, index: int) -> float | None:
+        """The frame's time from ffmpeg's log; after one miss, stop waiting for the rest."""
+        if self._times_missing:
+            return None
         try:
             return self._times.get(timeout=_PTS_WAIT_SECONDS)
         except queue.Empty:
+            self._times_missing = True
             return None
 
     def frames(self, max_frames: int | None = None) -> Iterator[Frame]:

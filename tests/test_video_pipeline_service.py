@@ -182,3 +182,18 @@ def test_a_stream_with_no_frames_fails_with_a_message(
     broken.write_bytes(bytes(data))
     with pytest.raises(VideoDecodeError, match="no decodable frames"):
         service.run_on_file(broken, "exposure")
+
+
+def test_without_ffmpeg_frame_times_it_falls_back_once_not_per_frame(
+    service: VideoFilePipelineService, video_30: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If ffmpeg's log ever lacks the times, frames get index/fps and the wait is paid once."""
+    import re
+    import time
+
+    monkeypatch.setattr("pipelines.frames._SHOWINFO", re.compile(r"never matches^"))
+    monkeypatch.setattr("pipelines.frames._PTS_WAIT_SECONDS", 0.3)
+    started = time.monotonic()
+    results = service.run_on_file(video_30, "exposure")
+    assert time.monotonic() - started < 3  # 30 frames x 0.3 s would be 9 s
+    assert [r["result"]["timestamp_ms"] for r in results[:3]] == [0.0, 33.333, 66.667]
