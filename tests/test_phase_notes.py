@@ -1,10 +1,10 @@
 """The Phase 16 notes cannot drift: their examples, commands, links and names are checked.
 
 * ENDPOINTS.md: every request/response example is sent to the live app and compared.
-* ROLLBACK_PLAN.md: its `alembic downgrade` runs against a scratch PostgreSQL database, every
+* PHASE_16_ROLLBACK.md: its `alembic downgrade` runs against a scratch PostgreSQL database, every
   path it removes exists, and its whole bash block, run on a copy of the repository, leaves
   exactly the project skeleton behind.
-* Every relative link resolves, OVERVIEW.md links every note, every `module.name` and every
+* Every relative link resolves, PHASE_16_OVERVIEW.md links every note, every `module.name` and every
   repository path named in backticks exists.
 """
 
@@ -42,15 +42,15 @@ from webapp.config import normalise_database_url
 REPO = Path(__file__).resolve().parent.parent
 NOTES = REPO / ".ampcode" / "04_PHASE_NOTES" / "Phase_16"
 REQUIRED_NOTES = [
-    "OVERVIEW.md",
-    "ARCHITECTURE.md",
-    "SCOPE.md",
+    "PHASE_16_OVERVIEW.md",
+    "PHASE_16_ARCHITECTURE.md",
+    "PHASE_16_SCOPE.md",
     "ENDPOINTS.md",
     "GOVERNANCE_RULES.md",
     "WORKER_LIFECYCLE.md",
     "DEFINITION_OF_DONE.md",
     "RELEASE_NOTES.md",
-    "ROLLBACK_PLAN.md",
+    "PHASE_16_ROLLBACK.md",
 ]
 #: The commit before this phase; the rollback must restore exactly its files.
 SKELETON_COMMIT = "5506aa2"
@@ -291,12 +291,12 @@ def test_endpoint_matcher_rejects_drift() -> None:
         matcher.check(["<bool>"], [True, False])
 
 
-# --------------------------------------------------------------------------- ROLLBACK_PLAN.md
+# --------------------------------------------------------------------------- PHASE_16_ROLLBACK.md
 
 
 def rollback_block() -> str:
-    blocks = fenced_blocks((NOTES / "ROLLBACK_PLAN.md").read_text(encoding="utf-8"), "bash")
-    assert len(blocks) == 1, "ROLLBACK_PLAN.md must have exactly one ```bash block"
+    blocks = fenced_blocks((NOTES / "PHASE_16_ROLLBACK.md").read_text(encoding="utf-8"), "bash")
+    assert len(blocks) == 1, "PHASE_16_ROLLBACK.md must have exactly one ```bash block"
     return blocks[0]
 
 
@@ -318,7 +318,7 @@ def test_rollback_paths_exist_and_are_this_phases() -> None:
     paths = rollback_paths()
     assert paths, "the rollback removes nothing"
     missing = [p for p in paths if not (REPO / p).exists()]
-    assert not missing, f"ROLLBACK_PLAN.md removes paths that do not exist: {missing}"
+    assert not missing, f"PHASE_16_ROLLBACK.md removes paths that do not exist: {missing}"
     skeleton = git("ls-tree", "-r", "--name-only", SKELETON_COMMIT).split()
     kept = [p for p in paths for s in skeleton if s == p or s.startswith(p.rstrip("/") + "/")]
     assert not kept, f"the rollback would remove files older than this phase: {kept}"
@@ -400,7 +400,7 @@ def test_rollback_block_leaves_exactly_the_skeleton(tmp_path: Path) -> None:
     remaining = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=copy).split()
     skeleton = git("ls-tree", "-r", "--name-only", SKELETON_COMMIT).split()
     assert sorted(remaining) == sorted(skeleton), (
-        "after the rollback these files remain; list them in ROLLBACK_PLAN.md's PHASE_PATHS: "
+        "after the rollback these files remain; list them in PHASE_16_ROLLBACK.md's PHASE_PATHS: "
         f"{sorted(set(remaining) - set(skeleton))}"
     )
     for name in skeleton:
@@ -441,10 +441,10 @@ def test_relative_links_resolve(doc: Path) -> None:
 
 
 def test_overview_links_every_note() -> None:
-    overview = NOTES / "OVERVIEW.md"
+    overview = NOTES / "PHASE_16_OVERVIEW.md"
     targets = {(NOTES / t.partition("#")[0]).resolve() for t in relative_links(overview)}
     unlinked = [p.name for p in note_paths() if p != overview and p.resolve() not in targets]
-    assert not unlinked, f"OVERVIEW.md does not link: {unlinked}"
+    assert not unlinked, f"PHASE_16_OVERVIEW.md does not link: {unlinked}"
 
 
 DOTTED = re.compile(r"`((?:webapp|jobs|pipelines|tools)(?:\.[A-Za-z_]\w*)+)(?:\(\))?`")

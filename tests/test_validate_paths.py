@@ -45,6 +45,7 @@ CLEAN = [
     ".ampcode/04_PHASE_NOTES/Phase_16/PHASE16_REVIEW.md",
     ".ampcode/04_PHASE_NOTES/Phase_16/phase_16_assets/diagram.txt",
     ".ampcode/04_PHASE_NOTES/Phase_3/",
+    ".github/workflows/phase16_validation.yml",
 ]
 
 
@@ -72,6 +73,12 @@ def test_clean_tree_passes_silently(tmp_path: Path, capsys: pytest.CaptureFixtur
         ("webapp/phase_overview.md", "webapp/phase_overview.md:1:1: phase-doc-location"),
         (".ampcode/phase16/", ".ampcode/phase16:1:1: phase-doc-location"),
         (".ci/phase16.sh", ".ci/phase16.sh:1:1: phase-doc-location"),
+        (".github/phase16.md", ".github/phase16.md:1:1: phase-doc-location"),
+        (".github/workflows/phase16/", ".github/workflows/phase16:1:1: phase-doc-location"),
+        (
+            ".github/workflows/ci/phase16.yml",
+            ".github/workflows/ci/phase16.yml:1:1: phase-doc-location",
+        ),
         (
             ".ampcode/04_PHASE_NOTES/phase16_plan.md",
             ".ampcode/04_PHASE_NOTES/phase16_plan.md:1:1: phase-doc-location",

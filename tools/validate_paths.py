@@ -6,6 +6,8 @@ Rules (one violation per path; the first matching rule in this order wins):
   phase-named-path    a phase-numbered file or folder under a functional folder
   phase-doc-location  a phase document (phase-numbered name, or phase*.md) outside
                       .ampcode/04_PHASE_NOTES/Phase_<N>/
+A CI workflow directly in .github/workflows/ may carry the phase it enforces: the governance
+rules themselves name it .github/workflows/phase16_validation.yml.
 Usage: python tools/validate_paths.py [--path DIR]
 """
 
@@ -34,6 +36,7 @@ FUNCTIONAL_DIRS = frozenset(
     {"webapp", "jobs", "pipelines", "migrations", "tools", "tests", "bench"}
 )
 NOTES_DIR = (".ampcode", "04_PHASE_NOTES")
+WORKFLOWS_DIR = (".github", "workflows")
 TEST_DIR_NAMES = frozenset({"tests", "test"})
 PHASE_NAME = re.compile(r"phase[_\- ]?\d+", re.IGNORECASE)
 NOTES_FOLDER = re.compile(r"Phase_\d+")
@@ -83,6 +86,8 @@ def check_path(rel: str, is_dir: bool) -> str | None:
         return None if NOTES_FOLDER.fullmatch(name) else "phase-notes-folder"
     if _in_notes_folder(parts, is_dir):
         return None
+    if tuple(parts[:-1]) == WORKFLOWS_DIR and not is_dir:
+        return None  # CI configuration, named by the rules (phase16_validation.yml)
     if is_dir and is_phase_named(name) and _is_test_folder(parts):
         return "phase-test-folder"
     if is_phase_named(name) and parts[0] in FUNCTIONAL_DIRS:
