@@ -365,11 +365,23 @@ def test_rollback_downgrade_drops_the_jobs_table(empty_postgres: str) -> None:
     assert "jobs" not in table_names(empty_postgres)
 
 
+def copy_of_repository(copy: Path) -> Path:
+    """The working tree in a repository of its own, with HEAD's history and an index at HEAD.
+
+    Never a copy of `.git`: in a git worktree that is a file pointing at the shared
+    repository, and the block's `git rm --cached` would then empty the real index.
+    """
+    ignored = {".git", ".venv", "data", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    shutil.copytree(REPO, copy, ignore=lambda _d, names: [n for n in names if n in ignored])
+    git("init", "-q", cwd=copy)
+    git("fetch", "-q", "--no-tags", str(REPO), git("rev-parse", "HEAD").strip(), cwd=copy)
+    git("reset", "-q", "FETCH_HEAD", cwd=copy)
+    return copy
+
+
 def test_rollback_block_leaves_exactly_the_skeleton(tmp_path: Path) -> None:
     """Run the whole documented block on a copy of the repository and its own database."""
-    copy = tmp_path / "repo"
-    ignored = {".venv", "data", "__pycache__", ".pytest_cache", ".ruff_cache", "index.lock"}
-    shutil.copytree(REPO, copy, ignore=lambda _d, names: [n for n in names if n in ignored])
+    copy = copy_of_repository(tmp_path / "repo")
     db_url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
     command.upgrade(alembic_config(db_url), "head")
     storage = tmp_path / "storage"
