@@ -13,7 +13,8 @@ from webapp.config import config_from_env, ensure_sqlite_directory
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, with ``config`` overriding any key."""
-    from webapp import routes
+    from webapp import page, routes
+    from webapp.cli import register_cli
     from webapp.errors import register_error_handlers
     from webapp.extensions import db
     from webapp.queueing import build_queue
@@ -34,5 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["video_storage"] = storage_from_url(app.config["STORAGE_URL"])
     app.extensions["video_queue"] = build_queue(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(page.bp)
+    register_cli(app)
     register_error_handlers(app)
     return app
