@@ -47,6 +47,9 @@ class Pipeline:
     description: str
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
+    #: The longest side of the frames the pipeline receives (``frame_size.max_side``); None
+    #: means full-size frames. The decoder scales inside ffmpeg, so plugins see this size.
+    max_side: int | None = None
 
     def run(self, frame: Any) -> dict[str, Any]:
         """Run every node on one frame and merge the output nodes' dicts into one result."""
@@ -240,7 +243,8 @@ def compile_definition(raw: Any, registry: Mapping[str, Plugin] | None = None) -
         Node(node_id, by_id[node_id]["plugin"], _tool(registry, by_id[node_id]), feeds[node_id])
         for node_id in order
     )
-    return Pipeline(raw["id"], raw.get("description", ""), nodes, tuple(raw["outputs"]))
+    max_side = raw.get("frame_size", {}).get("max_side")
+    return Pipeline(raw["id"], raw.get("description", ""), nodes, tuple(raw["outputs"]), max_side)
 
 
 def _tool(registry: Mapping[str, Plugin], node: Mapping[str, str]) -> Tool:

@@ -105,3 +105,8 @@ def get_registry() -> dict[str, Plugin]:
     if _REGISTRY is None:
         _REGISTRY = build_registry()
     return _REGISTRY
+
+
+def warm_up() -> None:
+    """Load what the plugins need once per process, before a worker forks its work horses."""
+    get_registry()

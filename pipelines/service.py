@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pipelines.engine import DEFINITIONS_DIR, Pipeline, load_pipelines
 from pipelines.errors import UnknownPipelineError
 from pipelines.frames import VideoFrameReader
+from pipelines.probe import DecodeLimits
 
 
 def _plain(value: Any) -> Any:
@@ -24,8 +26,11 @@ def _plain(value: Any) -> Any:
 class VideoFilePipelineService:
     """A path and a pipeline id in, ``[{"frame_index": int, "result": dict}]`` out."""
 
-    def __init__(self, definitions_dir: Path = DEFINITIONS_DIR) -> None:
+    def __init__(
+        self, definitions_dir: Path = DEFINITIONS_DIR, limits: DecodeLimits | None = None
+    ) -> None:
         self._pipelines = load_pipelines(definitions_dir)
+        self.limits = limits or DecodeLimits.from_env()
 
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
         """Return the compiled pipeline or raise UnknownPipelineError."""
@@ -33,6 +38,20 @@ class VideoFilePipelineService:
             return self._pipelines[pipeline_id]
         except KeyError:
             raise UnknownPipelineError(f"unknown pipeline_id {pipeline_id!r}") from None
+
+    def iter_on_file(
+        self,
+        mp4_path: str | Path,
+        pipeline_id: str,
+        frame_stride: int = 1,
+        max_frames: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield each kept frame's result as it is made, so no job holds all of them."""
+        pipeline = self.get_pipeline(pipeline_id)
+        with VideoFrameReader(mp4_path, frame_stride, pipeline.max_side, self.limits) as reader:
+            for frame in reader.frames(max_frames):
+                result = {"timestamp_ms": frame.timestamp_ms, **pipeline.run(frame.pixels)}
+                yield {"frame_index": frame.index, "result": _plain(result)}
 
     def run_on_file(
         self,
@@ -42,10 +61,4 @@ class VideoFilePipelineService:
         max_frames: int | None = None,
     ) -> list[dict[str, Any]]:
         """Decode the video, run the pipeline on every kept frame, and return the results."""
-        pipeline = self.get_pipeline(pipeline_id)
-        results: list[dict[str, Any]] = []
-        with VideoFrameReader(mp4_path, frame_stride) as reader:
-            for frame in reader.frames(max_frames):
-                result = {"timestamp_ms": frame.timestamp_ms, **pipeline.run(frame.pixels)}
-                results.append({"frame_index": frame.index, "result": _plain(result)})
-        return results
+        return list(self.iter_on_file(mp4_path, pipeline_id, frame_stride, max_frames))

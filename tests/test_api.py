@@ -85,7 +85,7 @@ def test_corrupt_mp4_ends_failed_with_a_message(sqlite_app: Flask, tmp_path: Pat
     sqlite_app.extensions["video_queue"].join()
     status = client.get(f"/video/status/{job_id}").json
     assert (status["status"], status["progress"]) == ("failed", 1.0)
-    assert "cannot decode the video" in status["error_message"]
+    assert "not a readable MP4/MOV video" in status["error_message"]
     assert "Traceback" not in status["error_message"] and "\n" not in status["error_message"]
     results = client.get(f"/video/results/{job_id}")
     assert results.status_code == 404 and "failed" in results.json["detail"]

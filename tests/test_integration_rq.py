@@ -73,7 +73,7 @@ def test_corrupt_video_fails_in_the_row_and_in_rq(pg_app: Flask, tmp_path: Path)
     _run_worker(pg_app)
     status = client.get(f"/video/status/{job_id}").json
     assert status["status"] == "failed"
-    assert status["error_message"].startswith("cannot decode the video")
+    assert status["error_message"].startswith("the file is not a readable MP4/MOV video")
     queue = pg_app.extensions["video_queue"].rq_queue()
     assert job_id in FailedJobRegistry(queue=queue).get_job_ids()
 
@@ -140,7 +140,8 @@ def _wait_until_running(client: FlaskClient, job_id: str, seconds: float = 60) -
 def _stock_worker_command(app: Flask) -> list[str]:
     """`rq worker`, as the Procfile runs it, on the app's queue."""
     rq = Path(sys.executable).parent / "rq"
-    return [str(rq), "worker", "--url", app.config["REDIS_URL"], app.config["QUEUE_NAME"]]
+    url, queue = app.config["REDIS_URL"], app.config["QUEUE_NAME"]
+    return [str(rq), "worker", "-c", "jobs.worker_settings", "--url", url, queue]
 
 
 def test_stock_rq_worker_runs_the_task_by_dotted_path(pg_app: Flask, video_30: Path) -> None:

@@ -108,6 +108,18 @@ CASES = [
     case("missing key", "schema", (1, "{"), ('  "entry": ["thumb"],\n', "")),
     case("missing node key", "schema", (5, "{"), (', "tool": "luminance"', "")),
     case("wrong type", "schema", (13, '"outputs"'), ('["exposure"]', '"exposure"')),
+    case(
+        "frame size too small",
+        "schema",
+        (3, '"max_side"'),
+        ('"nodes": [', '"frame_size": {"max_side": 8}, "nodes": ['),
+    ),
+    case(
+        "frame size without max_side",
+        "schema",
+        (3, '"frame_size"'),
+        ('"nodes": [', '"frame_size": {"side": 160}, "nodes": ['),
+    ),
     case("unknown entry", "unknown-entry", (12, '"gone"'), ('["thumb"]', '["thumb", "gone"]')),
     case(
         "unknown output",

@@ -89,8 +89,9 @@ def test_file_truncated_before_its_index_fails_with_a_message(
 ) -> None:
     video = write_video(tmp_path / "tail_index.mp4", level_frames(30), faststart=False)
     video.write_bytes(video.read_bytes()[:-800])
-    with pytest.raises(VideoDecodeError, match="cannot decode the video") as info:
+    with pytest.raises(VideoDecodeError, match="moov") as info:
         service.run_on_file(video, "exposure")
+    assert "upload the whole file" in str(info.value) and "+faststart" in str(info.value)
     assert "\n" not in str(info.value) and str(tmp_path) not in str(info.value)
 
 
@@ -99,7 +100,7 @@ def test_killed_decoder_fails_the_attempt(tmp_path: Path) -> None:
     with VideoFrameReader(video) as reader, pytest.raises(VideoDecodeError, match="killed"):
         for frame in reader.frames():
             if frame.index == 2:
-                os.kill(reader._reader.proc.pid, signal.SIGKILL)
+                os.kill(reader.proc.pid, signal.SIGKILL)
     assert _ffmpeg_children() == []
 
 
@@ -144,7 +145,7 @@ def test_an_interruption_while_opening_is_not_reported_as_a_bad_video(
     def probe_interrupted(*args: object, **kwargs: object) -> None:
         raise JobTimeoutException("Task exceeded maximum timeout value (1 seconds)")
 
-    monkeypatch.setattr("pipelines.frames._PassthroughReader", probe_interrupted)
+    monkeypatch.setattr("pipelines.frames.probe_video", probe_interrupted)
     with pytest.raises(JobTimeoutException):
         VideoFrameReader(video_30)
 

@@ -1,0 +1,38 @@
+"""Settings for a stock ``rq worker -c jobs.worker_settings``: pay the start-up cost once.
+
+RQ imports this module in the worker's parent process, before it forks a work horse for
+each job, so what is done here is inherited by every job: the video stack is imported,
+the pipelines are compiled, the worker's app is built and the plugins are warmed up.
+Database connections are not inherited: each work horse drops the pool it got from the
+parent right after the fork (without closing the parent's sockets) and opens its own.
+RQ reads upper-case names here as its own settings; this module defines none.
+"""
+
+from __future__ import annotations
+
+import os
+
+from jobs.tasks import worker_app
+from pipelines.engine import load_pipelines
+from pipelines.registry import warm_up
+from pipelines.service import VideoFilePipelineService
+from webapp.extensions import db
+
+
+def _own_connections_after_fork() -> None:
+    """In a freshly forked work horse, forget the parent's pooled database connections."""
+    with worker_app().app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
+
+
+def prepare_worker() -> None:
+    """Import, compile and build everything a job needs, once, in the worker's parent."""
+    load_pipelines()
+    VideoFilePipelineService()
+    worker_app()
+    warm_up()
+    os.register_at_fork(after_in_child=_own_connections_after_fork)
+
+
+prepare_worker()
