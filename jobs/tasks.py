@@ -9,21 +9,23 @@ import uuid
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from flask import Flask, has_app_context
-from rq.exceptions import AbandonedJobError
+from flask import Flask, current_app, has_app_context
+from rq import Retry, get_current_job
 from rq.timeouts import JobTimeoutException
 
+from jobs.liveness import Heartbeat, interruption, stop_requests_interrupt
 from pipelines.errors import PipelineError
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Job, JobStatus, transition
+from webapp.models import Claim, Job, JobStatus, claim, hand_back, transition
 from webapp.services import get_storage, results_key
 from webapp.storage import StorageError
 
 log = logging.getLogger(__name__)
 _ERROR_MESSAGE_LIMIT = 500
+#: RQ re-queues a handed-back job this many times at most; the row bounds real attempts.
+_HAND_BACKS = 1000
 
 
 @cache
@@ -37,86 +39,103 @@ def _app_context() -> AbstractContextManager[object]:
     return nullcontext() if has_app_context() else worker_app().app_context()
 
 
-def process_video_job(job_id: str) -> None:
-    """Run one job; the same function serves RQ workers and the in-process queue."""
-    with _app_context():
-        _process(job_id)
+def process_video_job(job_id: str) -> Retry | None:
+    """Run one job; the same function serves RQ workers and the in-process queue.
 
-
-def record_rq_failure(rq_job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
-    """RQ failure callback: a job whose worker died is marked failed, unless RQ will retry it."""
-    if getattr(rq_job, "retries_left", None):
-        return
-    if isinstance(exc, AbandonedJobError):
-        message = "the worker running this job stopped unexpectedly; submit the video again"
-    else:
-        message = describe_error(exc) if exc is not None else "the job failed in the worker"
+    Returns RQ's ``Retry`` when the worker was stopped mid-job and handed the job back, so
+    that RQ puts it at the front of the queue for the next worker.
+    """
     with _app_context():
-        moved = transition(
-            uuid.UUID(rq_job.id),
-            [JobStatus.PENDING, JobStatus.RUNNING],
-            JobStatus.FAILED,
-            error_message=message,
-        )
-    if moved:
-        log.error("job %s: failed in RQ: %s", rq_job.id, message)
+        return _process(job_id)
 
 
 def describe_error(exc: BaseException) -> str:
     """A one-line, human error message for the job row: no traceback, bounded length."""
     text = " ".join(str(exc).split())
     if isinstance(exc, JobTimeoutException):
-        text = f"the job ran longer than JOB_TIMEOUT ({text})"
+        rq_job = get_current_job()
+        seconds = rq_job.timeout if rq_job else current_app.config["JOB_TIMEOUT"]
+        text = f"the job timed out after {seconds} s (JOB_TIMEOUT); it is not retried"
     elif not text or not isinstance(exc, PipelineError | StorageError):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text[:_ERROR_MESSAGE_LIMIT]
 
 
-def _process(job_id: str) -> None:
+def _process(job_id: str) -> Retry | None:
     row_id = uuid.UUID(job_id)
     job = db.session.get(Job, row_id)
     if job is None:
         log.error("job %s: no such row; nothing to do", job_id)
-        return
-    if job.status == JobStatus.COMPLETED:
-        log.info("job %s: already completed; not processing it again", job_id)
-        return
-    claimed = transition(
-        row_id,
-        [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.FAILED],
-        JobStatus.RUNNING,
-        error_message=None,
-    )
-    if not claimed:
-        log.info("job %s: no longer runnable; skipping", job_id)
-        return
+        return None
+    config = current_app.config
+    won = claim(row_id, config["HEARTBEAT_STALE_SECONDS"])
+    if won is None:
+        log.info("job %s: %s elsewhere or already ended; not run again", job_id, job.status)
+        return None
+    if won.attempts > config["JOB_MAX_ATTEMPTS"]:
+        _give_up(row_id, won)
+        return None
     input_path, pipeline_id = job.input_path, job.pipeline_id
     frame_stride, max_frames = job.frame_stride or 1, job.max_frames
     db.session.close()  # hold no connection during the long part
     log.info(
-        "job %s: running pipeline %s (stride %s, max %s)",
+        "job %s: running pipeline %s (stride %s, max %s), attempt %d",
         job_id,
         pipeline_id,
         frame_stride,
         max_frames,
+        won.attempts,
     )
+    heartbeat = Heartbeat(db.engine, row_id, won.run_id, config["HEARTBEAT_SECONDS"])
     try:
-        results = _run_pipeline(input_path, pipeline_id, frame_stride, max_frames)
+        with heartbeat, stop_requests_interrupt():
+            results = _run_pipeline(input_path, pipeline_id, frame_stride, max_frames)
+        if heartbeat.lost.is_set():
+            log.warning("job %s: another run took it over; this run's results dropped", job_id)
+            return None
         key = results_key(row_id)
         document = {"job_id": job_id, "pipeline_id": pipeline_id, "results": results}
         get_storage().put_bytes(key, json.dumps(document, separators=(",", ":")).encode())
-        if transition(row_id, [JobStatus.RUNNING], JobStatus.COMPLETED, output_path=key):
+        if transition(
+            row_id, [JobStatus.RUNNING], JobStatus.COMPLETED, run_id=won.run_id, output_path=key
+        ):
             log.info("job %s: completed with %d frame results", job_id, len(results))
         else:
             log.warning("job %s: finished but its row had changed; left as it was", job_id)
+        return None
     except BaseException as exc:
+        db.session.rollback()
+        stopped, polite = interruption(exc)
+        if stopped:
+            return _hand_back(row_id, won, exc, polite)
         message = describe_error(exc)
         log.error("job %s: failed: %s", job_id, message)
-        db.session.rollback()
         transition(
-            row_id, [JobStatus.PENDING, JobStatus.RUNNING], JobStatus.FAILED, error_message=message
+            row_id, [JobStatus.RUNNING], JobStatus.FAILED, run_id=won.run_id, error_message=message
         )
         raise
+
+
+def _hand_back(row_id: uuid.UUID, won: Claim, exc: BaseException, polite: bool) -> Retry | None:
+    """The worker was stopped, not the video at fault: return the job for another worker."""
+    moved = hand_back(row_id, won.run_id, refund=polite)
+    log.warning("job %s: interrupted (%s); handed back: %s", row_id, exc, moved)
+    if moved and get_current_job() is not None:
+        return Retry(max=_HAND_BACKS, enqueue_at_front=True)
+    return None
+
+
+def _give_up(row_id: uuid.UUID, won: Claim) -> None:
+    """A job whose runs all ended without a word (its worker killed each time) ends failed."""
+    runs = won.attempts - 1
+    message = (
+        f"the worker stopped {runs} times while processing this video without finishing "
+        "(for example, out of memory); it will not be tried again"
+    )
+    log.error("job %s: %s", row_id, message)
+    transition(
+        row_id, [JobStatus.RUNNING], JobStatus.FAILED, run_id=won.run_id, error_message=message
+    )
 
 
 def _run_pipeline(

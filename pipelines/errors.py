@@ -15,3 +15,11 @@ class PipelineDefinitionError(PipelineError):
 
 class VideoDecodeError(PipelineError):
     """The video cannot be opened or the decoder failed part-way."""
+
+
+class DecoderKilled(VideoDecodeError):
+    """The decoder process was ended by a signal (``signal``), which says nothing of the video."""
+
+    def __init__(self, signal: int, frame_index: int) -> None:
+        super().__init__(f"the decoder was killed (signal {signal}) at frame {frame_index}")
+        self.signal = signal

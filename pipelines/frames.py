@@ -28,7 +28,7 @@ from types import TracebackType
 import numpy as np
 from moviepy.config import FFMPEG_BINARY
 
-from pipelines.errors import VideoDecodeError
+from pipelines.errors import DecoderKilled, VideoDecodeError
 from pipelines.probe import (
     DecodeLimits,
     VideoInfo,
@@ -151,9 +151,7 @@ class VideoFrameReader:
             return pixels
         returncode = proc.wait()
         if returncode < 0:
-            raise VideoDecodeError(
-                f"the decoder was killed (signal {-returncode}) at frame {index}"
-            )
+            raise DecoderKilled(-returncode, index)
         return None
 
     def _time_of(self) -> float | None:

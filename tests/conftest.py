@@ -133,7 +133,7 @@ def pg_app(postgres_database: str, redis_url: str, tmp_path: Path) -> Iterator[F
     from webapp.extensions import db
 
     with app.app_context():
-        db.session.execute(sa.text("TRUNCATE jobs"))
+        db.session.execute(sa.text("TRUNCATE jobs CASCADE"))
         db.session.commit()
         db.engine.dispose()
     queue = app.extensions["video_queue"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from rq.job import Job as RQJob
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry
 
 from jobs.tasks import process_video_job
 from tests.conftest import submit_video
@@ -157,75 +156,3 @@ def test_stock_rq_worker_runs_the_task_by_dotted_path(pg_app: Flask, video_30: P
     assert status["status"] == "completed"
     results = client.get(f"/video/results/{job_id}").json["results"]
     assert [r["frame_index"] for r in results] == [0, 1, 2]
-
-
-def test_job_of_a_killed_worker_ends_failed_not_running(
-    pg_app: Flask, long_video_720p: Path
-) -> None:
-    """A stock worker is SIGKILLed mid-job; RQ's own cleanup then marks the row failed."""
-    client = pg_app.test_client()
-    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
-    worker = subprocess.Popen(
-        _stock_worker_command(pg_app),
-        env=_worker_env(pg_app),
-        cwd=REPO,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_running(client, job_id)
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, no goodbye
-        worker.wait()
-    assert client.get(f"/video/status/{job_id}").json["status"] == "running"
-
-    queue = pg_app.extensions["video_queue"].rq_queue()
-    with pg_app.app_context():
-        StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 10 * 24 * 3600)
-    status = client.get(f"/video/status/{job_id}").json
-    assert status["status"] == "failed"
-    assert "stopped unexpectedly" in status["error_message"]
-
-
-def test_job_over_job_timeout_is_stopped_and_marked_failed(
-    pg_app: Flask, long_video_720p: Path
-) -> None:
-    pg_app.extensions["video_queue"].job_timeout = 1
-    client = pg_app.test_client()
-    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
-    started = time.monotonic()
-    _run_worker(pg_app)
-    assert time.monotonic() - started < 10
-    status = client.get(f"/video/status/{job_id}").json
-    assert status["status"] == "failed"
-    assert "JOB_TIMEOUT" in status["error_message"]
-
-
-def test_job_whose_work_horse_is_killed_ends_failed(pg_app: Flask, long_video_720p: Path) -> None:
-    """The out-of-memory killer's case: the horse dies, the worker lives, RQ fails the job."""
-    client = pg_app.test_client()
-    job_id = _submit(client, long_video_720p, pipeline_id="frame_stats")
-    worker = subprocess.Popen(
-        [*_stock_worker_command(pg_app), "--burst"],
-        env=_worker_env(pg_app),
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_running(client, job_id)
-        horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-        assert len(horses) == 1
-        os.kill(int(horses[0]), signal.SIGKILL)
-        assert worker.wait(timeout=60) == 0  # the worker itself survives and drains the queue
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-    status = client.get(f"/video/status/{job_id}").json
-    assert status["status"] == "failed"
-    assert "worker stopped without finishing" in status["error_message"]
-    assert "signal 9" in status["error_message"]
-    results = client.get(f"/video/results/{job_id}")
-    assert results.status_code == 404 and "failed" in results.json["detail"]

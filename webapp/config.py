@@ -45,7 +45,20 @@ def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_UPLOAD_MB": max_upload_mb,
         "JOB_TIMEOUT": _positive_int(env, "JOB_TIMEOUT", 3600),
         "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
+        **reliability_settings(env),
     }
+
+
+def reliability_settings(env: Mapping[str, str]) -> dict[str, int]:
+    """How often a running job shows it is alive, when it counts as lost, how often it runs."""
+    settings = {
+        "HEARTBEAT_SECONDS": _positive_int(env, "HEARTBEAT_SECONDS", 5),
+        "HEARTBEAT_STALE_SECONDS": _positive_int(env, "HEARTBEAT_STALE_SECONDS", 30),
+        "JOB_MAX_ATTEMPTS": _positive_int(env, "JOB_MAX_ATTEMPTS", 3),
+    }
+    if settings["HEARTBEAT_STALE_SECONDS"] < 2 * settings["HEARTBEAT_SECONDS"]:
+        raise ValueError("HEARTBEAT_STALE_SECONDS must be at least twice HEARTBEAT_SECONDS")
+    return settings
 
 
 def ensure_sqlite_directory(url: str) -> None:

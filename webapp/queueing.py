@@ -10,18 +10,16 @@ from typing import Protocol
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Callback, Queue
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQJobStatus
 from werkzeug.utils import import_string
 
-from webapp.models import unfinished_job_ids
+from webapp.models import release_running_jobs, unfinished_job_ids
 
 #: The task, by dotted path, so that the web process never imports the video stack.
 TASK_PATH = "jobs.tasks.process_video_job"
-#: RQ calls this when a job fails in a way the task could not record (a worker that died).
-FAILURE_CALLBACK_PATH = "jobs.tasks.record_rq_failure"
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +34,9 @@ class JobQueue(Protocol):
     def enqueue(self, job_id: str) -> None:
         """Hand the job id over; raise QueueUnavailable if that is impossible."""
 
-    def lost_job_reason(self, job_id: str) -> str | None:
-        """Why the queue gave up on a job whose task could not say so itself, or None."""
 
-
-#: RQ states in which a job will not run again.
-_RQ_GAVE_UP = {RQJobStatus.FAILED, RQJobStatus.STOPPED, RQJobStatus.CANCELED}
+#: RQ states of a job that a worker will still pick up.
+_RQ_WAITING = {RQJobStatus.QUEUED, RQJobStatus.SCHEDULED, RQJobStatus.DEFERRED}
 
 
 class RQJobQueue:
@@ -68,23 +63,38 @@ class RQJobQueue:
                 job_id=job_id,
                 job_timeout=self.job_timeout,
                 description=f"video job {job_id}",
-                on_failure=Callback(FAILURE_CALLBACK_PATH),
             )
         except RedisError as exc:
             raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 
-    def lost_job_reason(self, job_id: str) -> str | None:
-        """RQ's reason when it failed a job the task never finished (a killed work horse)."""
+    def waiting(self, job_ids: list[str]) -> set[str]:
+        """The ids among ``job_ids`` that RQ still holds for a worker to pick up."""
+        queue = self.rq_queue()
+        listed = set(queue.get_job_ids()) | set(queue.scheduled_job_registry.get_job_ids())
+        waiting = set()
+        for job_id in set(job_ids) & listed:
+            try:
+                status = RQJob.fetch(job_id, connection=queue.connection).get_status()
+            except NoSuchJobError:
+                continue
+            if status in _RQ_WAITING:
+                waiting.add(job_id)
+        return waiting
+
+    def deliver_again(self, job_id: str) -> None:
+        """Enqueue a job afresh under the same id, dropping what RQ still keeps of it.
+
+        RQ's old record (failed, finished, or started by a worker that died) would otherwise
+        linger in its registries and be cleaned up later as abandoned while the new delivery
+        runs.
+        """
         try:
-            rq_job = RQJob.fetch(job_id, connection=self.rq_queue().connection)
-            if rq_job.get_status(refresh=False) not in _RQ_GAVE_UP:
-                return None
-            result = rq_job.latest_result()
-        except (NoSuchJobError, RedisError):
-            return None  # nothing known, or the queue is down: the row stays as it is
-        lines = (result.exc_string or "").strip().splitlines() if result else []
-        detail = lines[-1].strip().rstrip(";") if lines else "no reason recorded"
-        return f"the worker stopped without finishing the job ({detail}); submit the video again"
+            RQJob.fetch(job_id, connection=self.rq_queue().connection).delete()
+        except NoSuchJobError:
+            pass
+        except RedisError as exc:
+            raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
+        self.enqueue(job_id)
 
 
 class InProcessJobQueue:
@@ -108,6 +118,7 @@ class InProcessJobQueue:
         with self._lock:
             if self._resumed:
                 return
+            release_running_jobs()  # their runs died with the previous process
             job_ids = unfinished_job_ids()
             self._resumed = True
         for job_id in job_ids:
@@ -135,10 +146,6 @@ class InProcessJobQueue:
                 log.exception("job %s: failed in the in-process queue", job_id)
             finally:
                 self._ids.task_done()
-
-    def lost_job_reason(self, job_id: str) -> str | None:
-        """The in-process queue loses nothing it can report on; restarts resume jobs instead."""
-        return None
 
     def join(self) -> None:
         """Block until every queued job has been processed (tests and graceful shutdown)."""

@@ -99,20 +99,7 @@ def _find_job(job_id: str) -> Job:
     job = db.session.get(Job, parsed)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    if job.status == JobStatus.RUNNING:
-        _fail_if_lost(job)
-    return job
-
-
-def _fail_if_lost(job: Job) -> None:
-    """A running row whose queue job already failed (its worker was killed) is marked failed."""
-    reason = get_queue().lost_job_reason(str(job.job_id))
-    if reason and transition(
-        job.job_id, [JobStatus.RUNNING], JobStatus.FAILED, error_message=reason
-    ):
-        log.error("job %s: %s", job.job_id, reason)
-    if reason:
-        db.session.refresh(job)
+    return job  # a read never changes a job: jobs/recovery.py delivers lost ones again
 
 
 def _timestamps(job: Job) -> dict[str, str]:
