@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 
 from pipelines.errors import PipelineDefinitionError, PipelineError
+from pipelines.graph import topological_order
+from pipelines.params import FRAME_INDEX, PREVIOUS, merged, value_problems
 from pipelines.registry import SOURCE_TYPE, VALUE_TYPES, Plugin, Tool, get_registry
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
@@ -31,17 +33,18 @@ class Problem:
 
 @dataclass(frozen=True)
 class Node:
-    """A checked node: its tool and, for each input port, the node (or SOURCE) feeding it."""
+    """A checked node: its tool, the node (or SOURCE) feeding each input port, its params."""
 
     id: str
     plugin: str
     tool: Tool
     feeds: Mapping[str, str]
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A checked pipeline whose nodes are in topological order."""
+    """A checked pipeline whose nodes are in topological order; stateless and shareable."""
 
     id: str
     description: str
@@ -51,29 +54,70 @@ class Pipeline:
     #: means full-size frames. The decoder scales inside ffmpeg, so plugins see this size.
     max_side: int | None = None
 
-    def run(self, frame: Any) -> dict[str, Any]:
-        """Run every node on one frame and merge the output nodes' dicts into one result."""
-        values: dict[str, Any] = {SOURCE: frame}
-        for node in self.nodes:
-            kwargs = {port: values[src] for port, src in node.feeds.items()}
-            values[node.id] = node.tool.func(**kwargs)
-        result: dict[str, Any] = {}
-        for node_id in self.outputs:
-            output = values[node_id]
-            clash = result.keys() & output.keys()
-            if clash:
-                raise PipelineError(f"pipeline {self.id}: outputs repeat keys {sorted(clash)}")
-            result.update(output)
-        return result
+    def start(self) -> PipelineRun:
+        """A fresh run for one job: stateful nodes start with no previous output."""
+        return PipelineRun(self)
+
+    def run(self, frame: Any, frame_index: int = 0) -> dict[str, Any]:
+        """Run one frame on its own (a one-frame run: stateful tools get ``previous=None``)."""
+        return self.start().run(frame, frame_index)
 
     def describe(self) -> dict[str, Any]:
-        """The client-facing summary: id, description and the nodes with their tools."""
+        """The client-facing summary: id, description, the nodes with their tools (and params)."""
+        nodes = [
+            {"id": n.id, "plugin": n.plugin, "tool": n.tool.name}
+            | ({"params": dict(n.params)} if n.params else {})
+            for n in self.nodes
+        ]
         return {
             "pipeline_id": self.id,
             "description": self.description,
-            "nodes": [{"id": n.id, "plugin": n.plugin, "tool": n.tool.name} for n in self.nodes],
+            "nodes": nodes,
             "outputs": list(self.outputs),
         }
+
+
+class PipelineRun:
+    """One job's pass over its kept frames, holding each stateful node's last output.
+
+    Made by ``Pipeline.start()`` for every job and dropped with it, so no state is ever
+    shared between jobs. Frames must be given in order; stateful tools also get
+    ``frame_index`` (the kept frame's index in the decoded stream), so that they can count
+    video frames whatever the frame stride.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._previous: dict[str, Any] = {n.id: None for n in pipeline.nodes if n.tool.stateful}
+        self._frames_run = 0
+
+    def run(self, frame: Any, frame_index: int | None = None) -> dict[str, Any]:
+        """Run every node on the next frame and merge the output nodes' dicts into one result.
+
+        ``frame_index`` defaults to the number of frames this run has seen (stride 1).
+        """
+        index = self._frames_run if frame_index is None else frame_index
+        self._frames_run += 1
+        values: dict[str, Any] = {SOURCE: frame}
+        previous = self._previous
+        for node in self.pipeline.nodes:
+            kwargs = {port: values[src] for port, src in node.feeds.items()}
+            if node.id in previous:
+                kwargs[PREVIOUS] = previous[node.id]
+                kwargs[FRAME_INDEX] = index
+            values[node.id] = node.tool.func(**kwargs, **node.params)
+        for node_id in previous:
+            previous[node_id] = values[node_id]
+        result: dict[str, Any] = {}
+        for node_id in self.pipeline.outputs:
+            output = values[node_id]
+            clash = result.keys() & output.keys()
+            if clash:
+                raise PipelineError(
+                    f"pipeline {self.pipeline.id}: outputs repeat keys {sorted(clash)}"
+                )
+            result.update(output)
+        return result
 
 
 @cache
@@ -108,6 +152,9 @@ def check_definition(raw: Any, registry: Mapping[str, Plugin] | None = None) -> 
             problems.append(Problem(f"/nodes/{i}/tool", "unknown-tool", msg))
         else:
             tools[node["id"]] = tool
+            params = node.get("params", {})
+            found = value_problems(tool.params, params, f"/nodes/{i}/params")
+            problems.extend(Problem(*problem) for problem in found)
     node_ids = {n["id"] for n in raw["nodes"]}
     for key in ("entry", "outputs"):
         for i, node_id in enumerate(raw[key]):
@@ -178,7 +225,7 @@ def _check_edge(
 
 
 def _check_graph(raw: Mapping[str, Any], feeds: Mapping[str, Mapping[str, str]]) -> list[Problem]:
-    order = _topological_order(raw["entry"], feeds)
+    order = topological_order(raw["entry"], feeds)
     if order is None:
         return [Problem("/edges", "cycle", "the edges form a cycle")]
     problems = []
@@ -190,36 +237,6 @@ def _check_graph(raw: Mapping[str, Any], feeds: Mapping[str, Mapping[str, str]])
             msg = f"{node['id']!r} feeds no node and is not an output"
             problems.append(Problem(f"/nodes/{i}", "unused-node", msg))
     return problems
-
-
-def _topological_order(
-    entry: list[str], feeds: Mapping[str, Mapping[str, str]]
-) -> list[str] | None:
-    """Kahn's algorithm from the entry nodes; None when a cycle is found."""
-    waiting = {node: set(ports.values()) for node, ports in feeds.items() if node not in entry}
-    order, ready = [], list(entry)
-    while ready:
-        node = ready.pop(0)
-        order.append(node)
-        for other, sources in waiting.items():
-            if node in sources:
-                sources.discard(node)
-                if not sources and other not in order and other not in ready:
-                    ready.append(other)
-    blocked = [n for n, sources in waiting.items() if sources and _on_cycle(n, feeds)]
-    return None if blocked else order
-
-
-def _on_cycle(start: str, feeds: Mapping[str, Mapping[str, str]]) -> bool:
-    seen, stack = set(), list(feeds.get(start, {}).values())
-    while stack:
-        node = stack.pop()
-        if node == start:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(feeds.get(node, {}).values())
-    return False
 
 
 def compile_definition(raw: Any, registry: Mapping[str, Plugin] | None = None) -> Pipeline:
@@ -238,16 +255,18 @@ def compile_definition(raw: Any, registry: Mapping[str, Plugin] | None = None) -
     for node_id in raw["entry"]:
         tool = registry[by_id[node_id]["plugin"]].tools[by_id[node_id]["tool"]]
         feeds[node_id] = {port: SOURCE for port in tool.inputs}
-    order = _topological_order(raw["entry"], feeds) or []
-    nodes = tuple(
-        Node(node_id, by_id[node_id]["plugin"], _tool(registry, by_id[node_id]), feeds[node_id])
-        for node_id in order
-    )
+    order = topological_order(raw["entry"], feeds) or []
+    nodes = []
+    for node_id in order:
+        tool = _tool(registry, by_id[node_id])
+        params = merged(tool.params, by_id[node_id].get("params", {}))
+        nodes.append(Node(node_id, by_id[node_id]["plugin"], tool, feeds[node_id], params))
     max_side = raw.get("frame_size", {}).get("max_side")
-    return Pipeline(raw["id"], raw.get("description", ""), nodes, tuple(raw["outputs"]), max_side)
+    description, outputs = raw.get("description", ""), tuple(raw["outputs"])
+    return Pipeline(raw["id"], description, tuple(nodes), outputs, max_side)
 
 
-def _tool(registry: Mapping[str, Plugin], node: Mapping[str, str]) -> Tool:
+def _tool(registry: Mapping[str, Plugin], node: Mapping[str, Any]) -> Tool:
     return registry[node["plugin"]].tools[node["tool"]]
 
 

@@ -6,7 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.params import Param
 from pipelines.plugins import frame_stats, image_basics
+
+__all__ = ["SOURCE_TYPE", "VALUE_TYPES", "Param", "Plugin", "Tool", "get_registry"]
 
 #: Value types that flow along pipeline edges. ``json`` marks types a pipeline may output.
 VALUE_TYPES: dict[str, dict[str, Any]] = {
@@ -21,13 +24,21 @@ SOURCE_TYPE = "frame"
 
 @dataclass(frozen=True)
 class Tool:
-    """One callable step of a plugin, with the types it takes and returns."""
+    """One callable step of a plugin, with the types it takes and returns.
+
+    ``params`` are tunables a pipeline node may set in its JSON; the engine calls ``func``
+    with one keyword per input port and per param. A ``stateful`` tool is also given
+    ``previous=``, its own output for the previous kept frame of the same job (None first),
+    and ``frame_index=``, the kept frame's index in the decoded stream.
+    """
 
     name: str
     func: Callable[..., Any]
     inputs: Mapping[str, str]
     output: str
     description: str = ""
+    params: Mapping[str, Param] = field(default_factory=dict)
+    stateful: bool = False
 
 
 @dataclass(frozen=True)

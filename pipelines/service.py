@@ -48,9 +48,11 @@ class VideoFilePipelineService:
     ) -> Iterator[dict[str, Any]]:
         """Yield each kept frame's result as it is made, so no job holds all of them."""
         pipeline = self.get_pipeline(pipeline_id)
+        job_run = pipeline.start()  # this job's own state, never shared with another job
         with VideoFrameReader(mp4_path, frame_stride, pipeline.max_side, self.limits) as reader:
             for frame in reader.frames(max_frames):
-                result = {"timestamp_ms": frame.timestamp_ms, **pipeline.run(frame.pixels)}
+                output = job_run.run(frame.pixels, frame.index)
+                result = {"timestamp_ms": frame.timestamp_ms, **output}
                 yield {"frame_index": frame.index, "result": _plain(result)}
 
     def run_on_file(

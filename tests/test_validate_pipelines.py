@@ -359,3 +359,88 @@ def test_registry_failure_is_reported(
     assert code == 1
     assert len(out) == 1
     assert ": plugin-load: building the registry failed: ImportError: no plugins today" in out[0]
+
+
+def threshold_flag(gray: Any, threshold: float, strict: bool) -> dict[str, bool]:
+    return {"below": bool(gray.mean() < threshold) if strict else True}
+
+
+def forgets_its_state(gray: Any, previous: dict[str, Any] | None, frame_index: int) -> dict:
+    return {"count": previous["total"] + 1 if previous else 1}
+
+
+def registry_with(tool: Tool) -> dict[str, Plugin]:
+    registry = real_registry.build_registry()
+    registry["extra"] = Plugin("extra", "", {tool.name: tool})
+    return registry
+
+
+PARAMS_TOOL = Tool(
+    "flag",
+    threshold_flag,
+    {"gray": "gray"},
+    "metrics",
+    params={
+        "threshold": real_registry.Param("number", 0.5, minimum=0, maximum=1),
+        "strict": real_registry.Param("boolean", True),
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("params", "needle", "rule", "text"),
+    [
+        ('{"treshold": 0.2}', '"treshold"', "unknown-param", "no parameter 'treshold'"),
+        ('{"threshold": "0.2"}', '"threshold"', "param-type", "'0.2' is not a number"),
+        ('{"strict": 1}', '"strict"', "param-type", "1 is not a boolean"),
+        ('{"threshold": 1.5}', '"threshold"', "param-range", "1.5 is above the maximum 1"),
+    ],
+)
+def test_node_params_are_checked_where_they_are_written(
+    tmp_path: Path, params: str, needle: str, rule: str, text: str
+) -> None:
+    source = '"tool": "exposure"}'
+    node = f'{{"id": "flag", "plugin": "extra", "tool": "flag", "params": {params}}}'
+    text_json = definition(
+        "broken",
+        (source, f"{source}, {node}"),
+        (TO_EXPOSURE, f'{TO_EXPOSURE}, {{"from": "luma", "to": "flag"}}'),
+        ('["exposure"]', '["exposure", "flag"]'),
+    )
+    make_tree(tmp_path, {"broken.json": text_json})
+    found = [v.format() for v in vp.check_tree(tmp_path, registry_with(PARAMS_TOOL))]
+    assert found == [
+        f"{DEFS}/broken.json:{where(text_json, 6, needle)}: {rule}: parameter "
+        f"{needle.strip(chr(34))!r}: {text}"
+        if rule != "unknown-param"
+        else f"{DEFS}/broken.json:{where(text_json, 6, needle)}: {rule}: {text} "
+        "(known: strict, threshold)"
+    ]
+
+
+def test_valid_params_pass(tmp_path: Path) -> None:
+    node = '{"id": "flag", "plugin": "extra", "tool": "flag", "params": {"threshold": 0.2}}'
+    text = definition(
+        "fine",
+        ('"tool": "exposure"}', f'"tool": "exposure"}}, {node}'),
+        (TO_EXPOSURE, f'{TO_EXPOSURE}, {{"from": "luma", "to": "flag"}}'),
+        ('["exposure"]', '["exposure", "flag"]'),
+    )
+    make_tree(tmp_path, {"fine.json": text})
+    assert vp.check_tree(tmp_path, registry_with(PARAMS_TOOL)) == []
+
+
+def test_a_stateful_tool_is_run_as_one_job_over_several_frames(tmp_path: Path) -> None:
+    tool = Tool("count", forgets_its_state, {"gray": "gray"}, "metrics", stateful=True)
+    node = '{"id": "count", "plugin": "extra", "tool": "count"}'
+    text = definition(
+        "broken",
+        ('"tool": "exposure"}', f'"tool": "exposure"}}, {node}'),
+        (TO_EXPOSURE, f'{TO_EXPOSURE}, {{"from": "luma", "to": "count"}}'),
+        ('["exposure"]', '["exposure", "count"]'),
+    )
+    make_tree(tmp_path, {"broken.json": text})
+    found = [v.format() for v in vp.check_tree(tmp_path, registry_with(tool))]
+    assert found == [
+        f"{DEFS}/broken.json:13:3: run-error: running on the black synthetic frame failed: 'total'"
+    ]

@@ -305,3 +305,91 @@ def test_runs_as_a_script() -> None:
         [sys.executable, "tools/validate_plugins.py"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert (proc.returncode, proc.stdout) == (0, "")
+
+
+# --- params and per-job state -----------------------------------------------------------------
+
+
+def with_threshold(gray: np.ndarray, threshold: float) -> dict[str, Any]:
+    return {"dark": bool(gray.mean() < threshold)}
+
+
+def counts_frames(
+    gray: np.ndarray, previous: dict[str, Any] | None, frame_index: int
+) -> dict[str, Any]:
+    return {"frames": (previous["frames"] if previous else 0) + 1}
+
+
+def trusts_previous_shape(
+    gray: np.ndarray, previous: dict[str, Any] | None, frame_index: int
+) -> dict[str, Any]:
+    return {"frames": previous["count"] + 1 if previous else 1}  # its own key is "frames"
+
+
+def mutates_previous(
+    gray: np.ndarray, previous: dict[str, Any] | None, frame_index: int
+) -> dict[str, Any]:
+    if previous is not None:
+        previous["frames"] += 1
+    return {"frames": 1}
+
+
+def state_tool(name: str, func: Any, **options: Any) -> list[str]:
+    return check(plugin("bad", Tool(name, func, {"gray": "gray"}, "metrics", **options)))
+
+
+def test_params_and_state_that_fit_are_clean() -> None:
+    spec = {"threshold": vp_param("number", 0.1, minimum=0, maximum=1)}
+    assert state_tool("ok", with_threshold, params=spec) == []
+    assert state_tool("ok", counts_frames, stateful=True) == []
+
+
+def vp_param(*args: Any, **kwargs: Any) -> Any:
+    return real_registry.Param(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        (vp_param("float", 0.1), "type 'float' is not one of number, integer, boolean, string"),
+        (vp_param("number", "0.1"), "default: '0.1' is not a number"),
+        (vp_param("number", 2.0, maximum=1), "default: 2.0 is above the maximum 1"),
+        (vp_param("number", 0.5, minimum=1, maximum=0), "has minimum above maximum"),
+        (vp_param("string", "x", minimum=0), "is a string but has a minimum or maximum"),
+    ],
+)
+def test_bad_param_specs(spec: Any, text: str) -> None:
+    [found] = state_tool("spec", with_threshold, params={"threshold": spec})
+    assert found.startswith(f"{where('with_threshold')}: param-spec: bad.spec: parameter")
+    assert text in found
+
+
+def test_a_param_may_not_take_an_input_name_or_previous() -> None:
+    found = state_tool("spec", counts_frames, params={"gray": vp_param("number", 1.0)})
+    assert any("param-spec" in f and "clashes with an input port" in f for f in found), found
+
+
+@pytest.mark.parametrize(
+    ("func", "options", "text"),
+    [
+        (to_gray, {"params": {"t": vp_param("number", 1.0)}}, "params are (t)"),
+        (with_threshold, {}, "takes (gray, threshold) but inputs are (gray); the engine"),
+        (to_gray, {"stateful": True}, "and it is stateful (previous, frame_index)"),
+        (counts_frames, {}, "takes (gray, previous, frame_index) but inputs are (gray)"),
+    ],
+)
+def test_signature_counts_params_and_previous(func: Any, options: Any, text: str) -> None:
+    found = state_tool("sig", func, **options)
+    assert [f.split(": ")[1] for f in found] == ["signature"]
+    assert text in found[0]
+
+
+def test_a_stateful_tool_must_take_its_own_previous_output() -> None:
+    [found] = state_tool("state", trusts_previous_shape, stateful=True)
+    assert found.startswith(f"{where('trusts_previous_shape')}: run-error: bad.state raised on ")
+    assert "after its own previous output: KeyError('count')" in found
+
+
+def test_a_stateful_tool_must_not_change_its_previous_output() -> None:
+    [found] = state_tool("state", mutates_previous, stateful=True)
+    assert "mutates-input: bad.state changed input(s) ['previous'] in place" in found

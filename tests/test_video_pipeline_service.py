@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.engine import PipelineRun
 from pipelines.errors import UnknownPipelineError, VideoDecodeError
 from pipelines.frames import VideoFrameReader
 from pipelines.service import VideoFilePipelineService
@@ -121,7 +122,6 @@ def test_unknown_pipeline(service: VideoFilePipelineService, video_30: Path) -> 
 def test_decoder_is_closed_when_a_plugin_fails(
     service: VideoFilePipelineService, video_30: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipeline = service.get_pipeline("exposure")
     calls = []
 
     def exploding_run(frame: object) -> dict:
@@ -130,7 +130,7 @@ def test_decoder_is_closed_when_a_plugin_fails(
             raise RuntimeError("plugin broke")
         return {}
 
-    monkeypatch.setattr(type(pipeline), "run", lambda self, frame: exploding_run(frame))
+    monkeypatch.setattr(PipelineRun, "run", lambda self, frame, index: exploding_run(frame))
     with pytest.raises(RuntimeError, match="plugin broke"):
         service.run_on_file(video_30, "exposure")
     assert _ffmpeg_children() == []

@@ -9,11 +9,14 @@ Rules (location: the key or value the problem is about; a missing one's nearest 
   <engine rule>   every Problem of pipelines.engine.check_definition under its own rule name
                   (schema, unknown-plugin, unknown-tool, unknown-entry, unknown-outputs,
                   unknown-node, type-mismatch, unfed-input, cycle, unreachable, ...),
-                  located at its JSON pointer
+                  located at its JSON pointer; node params: unknown-param (a name the
+                  tool does not declare), param-type (wrong JSON type, NaN or infinity),
+                  param-range (below the declared minimum or above the maximum)
   id-mismatch     "id" differs from the file name (engine.load_pipelines refuses the file)
   duplicate-id    another definition file has the same "id"
-  run-error       a definition the engine accepts fails when run on synthetic frames
-                  (e.g. two output nodes returning the same keys)
+  run-error       a definition the engine accepts fails when run as one job on synthetic
+                  frames (e.g. two output nodes returning the same keys, or a stateful
+                  tool that cannot take its own previous output)
 Usage: python tools/validate_pipelines.py [--path DIR]
 """
 
@@ -146,13 +149,21 @@ def _read_failure(rel: str, path: Path, exc: Exception) -> Violation:
 
 
 def _smoke_run(raw: Any, registry: Mapping[str, Plugin]) -> str | None:
-    """Compile and run an accepted definition on synthetic frames; the failure, if any."""
-    for label, frame in base_samples()["frame"].items():
+    """Run an accepted definition as one job over synthetic frames; the failure, if any.
+
+    The frames go through one run in turn, twice, so stateful tools see both
+    ``previous=None`` and their own output for the frame before (frame_index 0 to 5).
+    """
+    try:
+        job_run = _engine().compile_definition(raw, registry).start()
+    except Exception as exc:
+        return f"compiling failed: {exc}"
+    frames = list(base_samples()["frame"].items())
+    for label, frame in frames + frames:
         try:
-            pipeline = _engine().compile_definition(raw, registry)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tool warnings are validate_plugins' business
-                pipeline.run(frame.copy())
+                job_run.run(frame.copy())
         except Exception as exc:
             return f"running on the {label} synthetic frame failed: {exc}"
     return None

@@ -7,7 +7,11 @@ plugin's name in pipelines/registry.py):
   no-tools        a plugin declares no tools
   no-inputs       a tool declares no input ports
   unknown-type    an input or output type is not in pipelines.registry.VALUE_TYPES
-  signature       the function's parameters are not exactly the declared input ports
+  param-spec      a declared param has an unknown type, a default of the wrong type or out
+                  of its range, bounds on a non-number, minimum above maximum, or a name
+                  that clashes with an input port, `previous` or `frame_index`
+  signature       the function's parameters are not exactly the declared input ports, the
+                  declared params and, for a stateful tool, `previous` and `frame_index`
   no-sample       no synthetic input can be built for one of the tool's input types
   run-error       the tool raised on a synthetic input
   run-warning     the tool emitted a warning (e.g. numpy's divide by zero) on a synthetic input
@@ -16,8 +20,11 @@ plugin's name in pipelines/registry.py):
                   not a dict of str keys that json.dumps(allow_nan=False) takes, or holding
                   numpy scalars
   unchecked-type  a non-JSON output type this validator has no check for (add one here)
-Each tool runs on "textured", "black" and "white" synthetic inputs of its declared types:
-"frame" and "gray" are built here, other types by running a registered tool that outputs them.
+Each tool runs on "textured", "black" and "white" synthetic inputs of its declared types,
+with its params' defaults: "frame" and "gray" are built here, other types by running a
+registered tool that outputs them. A stateful tool runs on them twice in turn, each call
+given the previous call's output as `previous=` (None on the first) and `frame_index=`
+0, 1, 2..., as in one job.
 Usage: python tools/validate_plugins.py   (no options: the registry is code, not a tree)
 """
 
@@ -174,19 +181,26 @@ def _tool_location(func: Callable[..., Any], plugin: str) -> tuple[str, int, int
     return (_relative(Path(source)), line, 1) if source else _plugin_location(plugin)
 
 
-def _signature_problem(func: Callable[..., Any], ports: Mapping[str, str]) -> str | None:
+def _signature_problem(tool: Tool) -> str | None:
+    """The engine calls a tool with one keyword per input and per param, and previous= and
+    frame_index= if it is stateful; None when the function takes exactly those."""
+    state = ["previous", "frame_index"] if tool.stateful else []
+    keywords = [*tool.inputs, *tool.params, *state]
     try:
-        params = inspect.signature(func).parameters.values()
+        params = inspect.signature(tool.func).parameters.values()
     except (TypeError, ValueError) as exc:
         return f"cannot read the function's signature: {exc}"
     named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     other = [p.name for p in params if p.name not in named]
-    if other or sorted(named) != sorted(ports):
-        shown = ", ".join(str(p.replace(annotation=p.empty)) for p in params)
-        return f"function takes ({shown}) but inputs are " + (
-            f"({', '.join(ports)}); the engine calls it with one keyword per input"
-        )
-    return None
+    if not other and sorted(named) == sorted(keywords):
+        return None
+    shown = ", ".join(str(p.replace(annotation=p.empty)) for p in params)
+    text = f"function takes ({shown}) but inputs are ({', '.join(tool.inputs)})"
+    if tool.params:
+        text += f", params are ({', '.join(tool.params)})"
+    if tool.stateful:
+        text += ", and it is stateful (previous, frame_index)"
+    return text + "; the engine calls it with one keyword for each"
 
 
 def _fingerprint(value: Any) -> bytes | None:
@@ -201,9 +215,13 @@ def _inputs(tool: Tool, samples: Samples, label: str) -> dict[str, Any]:
 
 
 def _call(tool: Tool, kwargs: dict[str, Any]) -> tuple[Any, list[warnings.WarningMessage]]:
+    """Call a tool as the engine does: its param defaults, and its state if it is stateful."""
+    extra = {name: spec.default for name, spec in tool.params.items()}
+    if tool.stateful and "previous" not in kwargs:
+        extra.update(previous=None, frame_index=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        return tool.func(**kwargs), caught
+        return tool.func(**kwargs, **extra), caught
 
 
 def _sample(type_name: str, registry: Registry, known: Samples, busy: set[str]) -> bool:
@@ -230,14 +248,23 @@ def _sample(type_name: str, registry: Registry, known: Samples, busy: set[str]) 
 def _run_tool(
     name: str, tool: Tool, samples: Samples, value_types: Mapping[str, Any]
 ) -> list[Finding]:
-    """Run one tool on every variant; return (rule, text) pairs for what went wrong."""
-    for label in VARIANTS:
+    """Run one tool on every variant; return (rule, text) pairs for what went wrong.
+
+    A stateful tool runs on the variants in turn, twice, each call given its own output of
+    the call before, as the engine does for one job's kept frames.
+    """
+    previous = None
+    for frame_index, label in enumerate(VARIANTS * (2 if tool.stateful else 1)):
         kwargs = _inputs(tool, samples, label)
+        if tool.stateful:
+            kwargs.update(previous=previous, frame_index=frame_index)
         before = {port: _fingerprint(value) for port, value in kwargs.items()}
         try:
             result, caught = _call(tool, kwargs)
         except Exception as exc:
-            return [("run-error", f"{name} raised on the {label} input: {exc!r}")]
+            given = " after its own previous output" if previous is not None else ""
+            return [("run-error", f"{name} raised on the {label} input{given}: {exc!r}")]
+        previous = result
         warned = f"{name} warned on the {label} input: "
         found = [("run-warning", f"{warned}{w.message!r}") for w in caught[:1]]
         changed = [p for p, v in kwargs.items() if before[p] not in (None, _fingerprint(v))]
@@ -263,7 +290,9 @@ def check_tool(
         if type_name not in value_types:
             msg = f"{name} {port} type {type_name!r} is not one of {sorted(value_types)}"
             found.append(("unknown-type", msg))
-    signature = _signature_problem(tool.func, tool.inputs)
+    spec_problems = importlib.import_module("pipelines.params").spec_problems
+    found += [("param-spec", f"{name}: {text}") for text in spec_problems(tool.params, tool.inputs)]
+    signature = _signature_problem(tool)
     if signature:
         found.append(("signature", f"{name}: {signature}"))
     if found:
