@@ -3,6 +3,8 @@
     python3 tools/dev.py serve      # venv + install + migrate + run on embedded defaults
     python3 tools/dev.py test       # venv + install + the four checks below, in order
     python3 tools/dev.py check plugins|pipelines|governance|tests   # one check
+    python3 tools/dev.py lock       # after editing requirements*.txt: pyproject.toml + uv.lock
+    python3 tools/dev.py run ARGS   # the venv's python with ARGS (pre-commit's hooks use it)
 
 Uses only the standard library, so it runs on a machine that has nothing but Python.
 """
@@ -40,6 +42,9 @@ def ensure_venv(requirements: str) -> None:
     stamp = VENV / f".installed-{Path(requirements).stem}"
     if stamp.exists() and stamp.read_text() == wanted.hexdigest():
         return
+    if subprocess.run([str(PYTHON), "-c", "import pip"], capture_output=True).returncode:
+        # a .venv made by `uv run` / `uv sync` has no pip of its own
+        subprocess.run([str(PYTHON), "-m", "ensurepip", "-q"], check=True)
     print(f"installing {requirements}", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "-r", str(REPO / requirements)], check=True)
@@ -84,8 +89,20 @@ def serve() -> int:
     )
 
 
+def lock() -> int:
+    """Mirror requirements*.txt into pyproject.toml, then bring uv.lock up to date with uv."""
+    ensure_venv("requirements-dev.txt")
+    sys.path.insert(0, str(REPO))
+    from tools.dependencies import write_pyproject
+
+    if write_pyproject():
+        print("pyproject.toml: dependency lists rewritten from requirements*.txt", flush=True)
+    print("$ uv lock", flush=True)
+    return subprocess.run([str(BIN / "uv"), "lock"], cwd=REPO).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``serve``, ``test`` or ``check NAME``."""
+    """Dispatch ``serve``, ``test``, ``check NAME``, ``lock`` or ``run ARGS``."""
     args = sys.argv[1:] if argv is None else argv
     if args == ["serve"]:
         return serve()
@@ -96,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             if code:
                 return code
         return 0
+    if args == ["lock"]:
+        return lock()
+    if len(args) >= 2 and args[0] == "run":
+        ensure_venv("requirements-dev.txt")
+        return subprocess.run([str(PYTHON), *args[1:]], cwd=REPO).returncode
     if len(args) == 2 and args[0] == "check" and args[1] in CHECKS:
         ensure_venv("requirements-dev.txt")
         return check(args[1])
