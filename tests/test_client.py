@@ -83,7 +83,9 @@ def test_failed_job_exits_non_zero_with_its_message(server: str, tmp_path: Path)
     assert "failed after" in result.stderr and "not a readable MP4/MOV video" in result.stderr
     job_id = result.stdout.strip()
     status = run(server, "status", job_id)
-    assert status.exit_code == 1 and "error: the file is not a readable MP4/MOV video" in status.stdout
+    assert (
+        status.exit_code == 1 and "error: the file is not a readable MP4/MOV video" in status.stdout
+    )
     results = run(server, "results", job_id)
     assert results.exit_code == 3 and "HTTP 404" in results.stderr and "failed" in results.stderr
 
