@@ -19,7 +19,9 @@ import pytest
 from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import CHROMIUM_FLAGS, chromium_paths, make_flagged_video, serve_in_thread
@@ -207,6 +209,15 @@ def test_failed_job_bad_upload_reload_and_server_down(
 def test_server_down_is_said_plainly(driver: Any, sqlite_app: Flask, flagged_video: Path) -> None:
     with serve_in_thread(sqlite_app) as url:
         open_page(driver, url)
+    # Keyboard: Tab walks the form's controls in order, from the file picker on.
+    driver.execute_script("document.getElementById('file-input').focus()")
+    order = ["file-input"]
+    for _ in range(4):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        order.append(driver.switch_to.active_element.get_attribute("id"))
+    assert order == [
+        "file-input", "pipeline-select", "stride-input", "max-frames-input", "submit-button",
+    ]  # fmt: skip
     upload(driver, flagged_video)
     error = driver.find_element(By.ID, "form-error")
     wait(driver, lambda d: error.is_displayed())

@@ -31,10 +31,12 @@ export function rememberJob(job) {
   // Newest first; a job already remembered keeps its place and gets the new fields.
   const jobs = loadJobs();
   const index = jobs.findIndex((j) => j.job_id === job.job_id);
+  const before = index === -1 ? null : jobs[index];
   if (index === -1) jobs.unshift(job);
   else jobs[index] = { ...jobs[index], ...job };
   saveJobs(jobs);
-  renderList();
+  // Only a new job or a new status changes what the list shows.
+  if (!before || before.status !== job.status) renderList();
 }
 
 function findJob(jobId) {
@@ -76,9 +78,12 @@ function elapsedText(job) {
 }
 
 function renderList() {
+  // Rebuild the list, then give focus back to the button that had it (checks rewrite it).
   const jobs = loadJobs();
   const list = $("job-list");
   $("jobs-empty").hidden = jobs.length > 0;
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const focusKey = focused ? [focused.closest(".job-item").dataset.jobId, focused.className] : null;
   list.replaceChildren();
   for (const job of jobs) {
     const item = document.createElement("li");
@@ -105,6 +110,9 @@ function renderList() {
     forget.addEventListener("click", () => forgetJob(job.job_id));
     item.append(open, forget);
     list.appendChild(item);
+    if (focusKey && focusKey[0] === job.job_id) {
+      (focusKey[1] === forget.className ? forget : open).focus();
+    }
   }
 }
 
