@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from rq import SimpleWorker
+from rq.job import Job as RQJob
 from sqlalchemy import update
 
 from tests.conftest import submit_video
@@ -94,3 +95,31 @@ def test_ages_read_and_print_in_whole_units() -> None:
     now = datetime(2026, 1, 2, tzinfo=UTC)
     assert age_text(now - timedelta(hours=5, minutes=3), now) == "5h"
     assert age_text(now - timedelta(seconds=59), now) == "59s"
+
+
+def age_updates(app: Flask, job_id: str, **delta: float) -> None:
+    with app.app_context():
+        when = datetime.now(UTC) - timedelta(**delta)
+        db.session.execute(
+            update(Job).where(Job.job_id == uuid.UUID(job_id)).values(updated_at=when)
+        )
+        db.session.commit()
+
+
+def test_requeue_lost_delivers_only_what_the_queue_lost(pg_app: Flask, video_30: Path) -> None:
+    kept, lost = submit(pg_app, video_30), submit(pg_app, video_30)
+    for job_id in (kept, lost):
+        age_updates(pg_app, job_id, hours=1)  # long silent, as after an outage
+    queue = pg_app.extensions["video_queue"].rq_queue()
+    RQJob.fetch(lost, connection=queue.connection).delete()  # Redis lost this one
+    assert queue.job_ids == [kept]
+
+    code, output = cli(pg_app, "requeue-lost")
+    assert code == 0, output
+    assert output.splitlines() == [f"delivered again: {lost}", "1 lost job delivered again"]
+    assert sorted(queue.job_ids) == sorted([kept, lost])
+    drain(pg_app)
+    for job_id in (kept, lost):
+        fields = dict(line.split(None, 1) for line in cli(pg_app, "show", job_id)[1].splitlines())
+        assert fields["status"] == "completed"
+    assert cli(pg_app, "requeue-lost")[1].strip() == "0 lost jobs delivered again"

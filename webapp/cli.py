@@ -163,6 +163,20 @@ def show_command(job_id: str) -> None:
             click.echo(f"{key:<{width}}  {value}")
 
 
+@video_cli.command("requeue-lost")
+def requeue_lost_command() -> None:
+    """Deliver again the jobs whose rows wait (pending, or running but silent) yet RQ lost.
+
+    Safe to run at any time and more than once: a job delivered twice runs once.
+    """
+    from jobs.recovery import requeue_lost_jobs
+
+    delivered = requeue_lost_jobs()
+    for job_id in delivered:
+        click.echo(f"delivered again: {job_id}")
+    click.echo(f"{len(delivered)} lost job{'' if len(delivered) == 1 else 's'} delivered again")
+
+
 def register_cli(app: Flask) -> None:
     """Attach ``flask video ...`` to the app: operator commands and the HTTP client."""
     for command in CLIENT_COMMANDS:
