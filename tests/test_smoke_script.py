@@ -311,7 +311,7 @@ def test_smoke_script_fails_when_nothing_listens() -> None:
 def procfile_service(
     empty_postgres: str, redis_url: str, tmp_path: Path
 ) -> Iterator[tuple[str, Path]]:
-    """The Procfile's release, then its web and worker under honcho, on PostgreSQL + Redis."""
+    """The README's way: the Procfile's release, then plain `honcho start` on Procfile.dev."""
     bin_dir = str(Path(sys.executable).parent)
     env = {
         **os.environ,
@@ -322,6 +322,7 @@ def procfile_service(
         "STORAGE_URL": str(tmp_path / "storage"),
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
+        "PROCFILE": "Procfile.dev",
     }
     lines = dict(
         line.split(":", 1) for line in (REPO / "Procfile").read_text().splitlines() if line
@@ -333,7 +334,7 @@ def procfile_service(
     log_path = tmp_path / "honcho.log"
     with log_path.open("wb") as log:
         honcho = subprocess.Popen(
-            [str(Path(bin_dir) / "honcho"), "start", "web", "worker"],
+            [str(Path(bin_dir) / "honcho"), "start"],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -360,3 +361,5 @@ def test_procfile_serves_with_a_stock_rq_worker(procfile_service: tuple[str, Pat
     job_id = re.search(r'"job_id": "([0-9a-f-]{36})"', proc.stdout).group(1)
     log = log_path.read_text()
     assert "worker.1 | " in log and f"job {job_id}: completed" in log
+    assert re.search(r"^\S+ clock\.1 +\| ", log, re.M), "plain honcho start runs every line"
+    assert " stopped (rc=" not in log, log
