@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
@@ -12,18 +11,18 @@ from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
 from rq import Retry, get_current_job
-from rq.timeouts import JobTimeoutException
 
+from jobs.cleanup import discard_upload
+from jobs.completion import record_completed, record_failed
+from jobs.errors import public_message
 from jobs.liveness import Heartbeat, interruption, stop_requests_interrupt
-from pipelines.errors import PipelineError
+from jobs.workdir import job_workdir, sweep_workdir
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Claim, Job, JobStatus, claim, hand_back, transition
+from webapp.models import Claim, Job, claim, hand_back
 from webapp.services import get_storage, results_key
-from webapp.storage import StorageError
 
 log = logging.getLogger(__name__)
-_ERROR_MESSAGE_LIMIT = 500
 #: RQ re-queues a handed-back job this many times at most; the row bounds real attempts.
 _HAND_BACKS = 1000
 
@@ -49,24 +48,29 @@ def process_video_job(job_id: str) -> Retry | None:
         return _process(job_id)
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-line, human error message for the job row: no traceback, bounded length."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, JobTimeoutException):
+class JobRowMissing(Exception):
+    """A delivered job id has no row: this worker's database is not the web's."""
+
+
+def describe_error(exc: BaseException, job_timeout: float | None = None) -> str:
+    """The fixed public sentence for this kind of failure (jobs.errors); details go to the log."""
+    if job_timeout is None:
         rq_job = get_current_job()
-        seconds = rq_job.timeout if rq_job else current_app.config["JOB_TIMEOUT"]
-        text = f"the job timed out after {seconds} s (JOB_TIMEOUT); it is not retried"
-    elif not text or not isinstance(exc, PipelineError | StorageError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text[:_ERROR_MESSAGE_LIMIT]
+        job_timeout = rq_job.timeout if rq_job else current_app.config.get("JOB_TIMEOUT")
+    return public_message(exc, job_timeout)
 
 
 def _process(job_id: str) -> Retry | None:
     row_id = uuid.UUID(job_id)
     job = db.session.get(Job, row_id)
     if job is None:
-        log.error("job %s: no such row; nothing to do", job_id)
-        return None
+        url = db.engine.url.render_as_string(hide_password=True)
+        message = (
+            f"job {job_id} has no row in this worker's database ({url}): the worker's "
+            "DATABASE_URL (or the web's QUEUE_NAME) differs from the web process's"
+        )
+        log.error("%s", message)
+        raise JobRowMissing(message)
     config = current_app.config
     won = claim(row_id, config["HEARTBEAT_STALE_SECONDS"])
     if won is None:
@@ -89,19 +93,16 @@ def _process(job_id: str) -> Retry | None:
     heartbeat = Heartbeat(db.engine, row_id, won.run_id, config["HEARTBEAT_SECONDS"])
     try:
         with heartbeat, stop_requests_interrupt():
-            results = _run_pipeline(input_path, pipeline_id, frame_stride, max_frames)
+            results = _run_pipeline(job_id, input_path, pipeline_id, frame_stride, max_frames)
         if heartbeat.lost.is_set():
             log.warning("job %s: another run took it over; this run's results dropped", job_id)
             return None
         key = results_key(row_id)
         document = {"job_id": job_id, "pipeline_id": pipeline_id, "results": results}
         get_storage().put_bytes(key, json.dumps(document, separators=(",", ":")).encode())
-        if transition(
-            row_id, [JobStatus.RUNNING], JobStatus.COMPLETED, run_id=won.run_id, output_path=key
-        ):
+        if record_completed(row_id, key, won.run_id):
             log.info("job %s: completed with %d frame results", job_id, len(results))
-        else:
-            log.warning("job %s: finished but its row had changed; left as it was", job_id)
+            discard_upload(row_id)
         return None
     except BaseException as exc:
         db.session.rollback()
@@ -109,10 +110,9 @@ def _process(job_id: str) -> Retry | None:
         if stopped:
             return _hand_back(row_id, won, exc, polite)
         message = describe_error(exc)
-        log.error("job %s: failed: %s", job_id, message)
-        transition(
-            row_id, [JobStatus.RUNNING], JobStatus.FAILED, run_id=won.run_id, error_message=message
-        )
+        log.error("job %s: failed (%s): %r", job_id, message, exc, exc_info=True)
+        if record_failed(row_id, message, won.run_id):
+            discard_upload(row_id)  # failed is final: no run takes a failed row again
         raise
 
 
@@ -133,17 +133,18 @@ def _give_up(row_id: uuid.UUID, won: Claim) -> None:
         "(for example, out of memory); it will not be tried again"
     )
     log.error("job %s: %s", row_id, message)
-    transition(
-        row_id, [JobStatus.RUNNING], JobStatus.FAILED, run_id=won.run_id, error_message=message
-    )
+    if record_failed(row_id, message, won.run_id):
+        discard_upload(row_id)
 
 
 def _run_pipeline(
-    input_path: str, pipeline_id: str, frame_stride: int, max_frames: int | None
+    job_id: str, input_path: str, pipeline_id: str, frame_stride: int, max_frames: int | None
 ) -> list[dict]:
     from pipelines.service import VideoFilePipelineService
 
-    with tempfile.TemporaryDirectory(prefix="video-job-") as workdir:
+    work_root = current_app.config["WORK_DIR"]
+    sweep_workdir(work_root)  # folders of killed processes on this machine
+    with job_workdir(work_root, job_id) as workdir:
         local_copy = Path(workdir) / "input.mp4"
         get_storage().download_to(input_path, local_copy)
         return VideoFilePipelineService().run_on_file(

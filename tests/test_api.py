@@ -61,7 +61,7 @@ def test_submit_status_results_end_to_end(sqlite_app: Flask, video_30: Path) -> 
     assert [r["frame_index"] for r in results.json["results"]] == [0, 3, 6, 9]
     first = results.json["results"][0]["result"]
     assert {"timestamp_ms", "brightness", "sharpness", "colourfulness", "is_black"} <= set(first)
-    assert _storage_files(sqlite_app) == [f"{job_id}.mp4", f"{job_id}_results.json"]
+    assert _storage_files(sqlite_app) == [f"{job_id}_results.json"]  # the upload is deleted
 
 
 def test_pending_job_reports_zero_progress_and_no_results(

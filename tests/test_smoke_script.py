@@ -137,9 +137,9 @@ def test_smoke_script_passes_against_the_real_service(live_service: tuple[str, P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"PASS: all 6 checks passed against {base_url}" in proc.stdout
     assert "FAIL" not in proc.stdout
-    # The job really ran in the service: its upload and its results are in storage.
+    # The job really ran in the service: its results are in storage, its upload is deleted.
     job_id = re.search(r'"job_id": "([0-9a-f-]{36})"', proc.stdout).group(1)
-    assert sorted(p.name for p in storage.iterdir()) == [f"{job_id}.mp4", f"{job_id}_results.json"]
+    assert sorted(p.name for p in storage.iterdir()) == [f"{job_id}_results.json"]
     stored = json.loads((storage / f"{job_id}_results.json").read_text())
     assert [r["frame_index"] for r in stored["results"]] == [0, 2, 4, 6, 8]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.config import config_from_env, ensure_sqlite_directory
+from webapp.config import check_queue_mode, config_from_env, ensure_sqlite_directory
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_from_env())
     if config:
         app.config.from_mapping(config)
+    check_queue_mode(app.config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     app.json.sort_keys = False
     if not logging.getLogger().handlers:

@@ -32,10 +32,24 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+
+
+def default_database_url() -> str:
+    """The embedded SQLite file used when DATABASE_URL is unset (one process only)."""
+    return "sqlite:///" + str((DEFAULT_DATA_DIR / "video_jobs.sqlite3").resolve())
+
+
 def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read DATABASE_URL, REDIS_URL, STORAGE_URL, MAX_UPLOAD_MB and JOB_TIMEOUT."""
+    """Read DATABASE_URL, REDIS_URL, STORAGE_URL, MAX_UPLOAD_MB, JOB_TIMEOUT and the rest."""
     env = os.environ if env is None else env
-    default_db = "sqlite:///" + str((DEFAULT_DATA_DIR / "video_jobs.sqlite3").resolve())
+    default_db = default_database_url()
     max_upload_mb = _positive_int(env, "MAX_UPLOAD_MB", 1024)
     return {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(env.get("DATABASE_URL") or default_db),
@@ -46,7 +60,26 @@ def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "JOB_TIMEOUT": _positive_int(env, "JOB_TIMEOUT", 3600),
         "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
         **reliability_settings(env),
+        **hygiene_settings(env),
     }
+
+
+def hygiene_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where jobs keep scratch files, whether uploads outlive their job, how long to retry."""
+    return {
+        "WORK_DIR": env.get("WORK_DIR") or str((DEFAULT_DATA_DIR / "work").resolve()),
+        "KEEP_UPLOADS": _flag(env, "KEEP_UPLOADS"),
+        "DB_RETRY_SECONDS": _positive_int(env, "DB_RETRY_SECONDS", 60),
+    }
+
+
+def check_queue_mode(config: Mapping[str, Any]) -> None:
+    """Refuse RQ on the embedded SQLite default: web and workers would each use their own file."""
+    if config.get("REDIS_URL") and config["SQLALCHEMY_DATABASE_URI"] == default_database_url():
+        raise ValueError(
+            "REDIS_URL is set but DATABASE_URL is not: web and workers need the same "
+            "PostgreSQL database (set DATABASE_URL for both)"
+        )
 
 
 def reliability_settings(env: Mapping[str, str]) -> dict[str, int]:

@@ -1,10 +1,8 @@
-"""Delivering job ids to the task: RQ when REDIS_URL is set, else an in-process thread."""
+"""Delivering job ids to the task: RQ when REDIS_URL is set, else the in-process queue."""
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from typing import Protocol
 
 from flask import Flask
@@ -14,9 +12,6 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQJobStatus
-from werkzeug.utils import import_string
-
-from webapp.models import release_running_jobs, unfinished_job_ids
 
 #: The task, by dotted path, so that the web process never imports the video stack.
 TASK_PATH = "jobs.tasks.process_video_job"
@@ -97,67 +92,14 @@ class RQJobQueue:
         self.enqueue(job_id)
 
 
-class InProcessJobQueue:
-    """A FIFO drained by one background thread of the web process, for running without Redis."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._ids: queue.Queue[str] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._resumed = False
-
-    def resume_unfinished(self) -> None:
-        """Once per process, queue again the jobs a previous run left pending or running.
-
-        The in-process queue lives in memory, so a restart would otherwise strand them.
-        Called before the first request; one web process owns the queue in this mode.
-        """
-        if self._resumed:
-            return
-        with self._lock:
-            if self._resumed:
-                return
-            release_running_jobs()  # their runs died with the previous process
-            job_ids = unfinished_job_ids()
-            self._resumed = True
-        for job_id in job_ids:
-            log.info("job %s: queued again after a restart", job_id)
-            self.enqueue(job_id)
-
-    def enqueue(self, job_id: str) -> None:
-        """Queue the id and make sure the draining thread runs."""
-        self._ids.put(job_id)
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._drain, name="in-process-video-jobs", daemon=True
-                )
-                self._thread.start()
-
-    def _drain(self) -> None:
-        task = import_string(TASK_PATH)
-        while True:
-            job_id = self._ids.get()
-            try:
-                with self.app.app_context():
-                    task(job_id)
-            except Exception:
-                log.exception("job %s: failed in the in-process queue", job_id)
-            finally:
-                self._ids.task_done()
-
-    def join(self) -> None:
-        """Block until every queued job has been processed (tests and graceful shutdown)."""
-        self._ids.join()
-
-
 def build_queue(app: Flask) -> JobQueue:
     """Pick RQ or the in-process queue from the app's configuration."""
     if app.config.get("REDIS_URL"):
         return RQJobQueue(
             app.config["REDIS_URL"], app.config["QUEUE_NAME"], app.config["JOB_TIMEOUT"]
         )
+    from webapp.in_process import InProcessJobQueue
+
     in_process = InProcessJobQueue(app)
     app.before_request(in_process.resume_unfinished)
     return in_process
