@@ -2,7 +2,8 @@
 
 RQ imports this module in the worker's parent process, before it forks a work horse for
 each job, so what is done here is inherited by every job: the video stack is imported,
-the pipelines are compiled, the worker's app is built and the plugins are warmed up.
+the pipelines are compiled, the worker's app is built, WORK_DIR is swept of folders left
+by killed work horses, and the plugins are warmed up.
 Database connections are not inherited: each work horse drops the pool it got from the
 parent right after the fork (without closing the parent's sockets) and opens its own.
 RQ reads upper-case names here as its own settings; this module defines none.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 
 from jobs.tasks import worker_app
+from jobs.workdir import sweep_workdir
 from pipelines.engine import load_pipelines
 from pipelines.registry import warm_up
 from pipelines.service import VideoFilePipelineService
@@ -30,7 +32,7 @@ def prepare_worker() -> None:
     """Import, compile and build everything a job needs, once, in the worker's parent."""
     load_pipelines()
     VideoFilePipelineService()
-    worker_app()
+    sweep_workdir(worker_app().config["WORK_DIR"])  # folders of killed work horses
     warm_up()
     os.register_at_fork(after_in_child=_own_connections_after_fork)
 

@@ -14,12 +14,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from alembic import command
 
 from tests.conftest import alembic_config
+from tests.videos import FFMPEG
 
 REPO = Path(__file__).resolve().parent.parent
 TERMINAL = ("completed", "failed")
+
+
+@pytest.fixture(scope="module")
+def long_job_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30,000 tiny frames (30 s at 1000 fps): a small file whose job runs for many seconds."""
+    path = tmp_path_factory.mktemp("long-job") / "many_frames.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=1000"]
+    codec = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    quiet = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y"]
+    subprocess.run([*quiet, *source, "-t", "30", *codec, str(path)], check=True)
+    return path
 
 
 def _free_port() -> int:
@@ -152,10 +165,10 @@ def _wait_until_gone(server: Server, seconds: float = 10) -> None:
 
 
 def test_a_job_over_job_timeout_is_killed_and_the_next_one_runs(
-    tmp_path: Path, long_video_720p: Path, video_30: Path
+    tmp_path: Path, long_job_video: Path, video_30: Path
 ) -> None:
     with running_server(tmp_path, JOB_TIMEOUT="3") as server:
-        endless = server.submit(long_video_720p)
+        endless = server.submit(long_job_video)
         normal = server.submit(video_30, max_frames="3")
         assert server.wait_for(endless, ("running",))["status"] == "running"
         failed = server.wait_for(endless, TERMINAL, seconds=30)
@@ -168,12 +181,12 @@ def test_a_job_over_job_timeout_is_killed_and_the_next_one_runs(
 
 
 def test_kill_9_and_restart_resume_pending_first_and_give_up_on_a_job_that_keeps_dying(
-    tmp_path: Path, long_video_720p: Path, video_30: Path
+    tmp_path: Path, long_job_video: Path, video_30: Path
 ) -> None:
     server = Server(tmp_path, JOB_TIMEOUT="600", JOB_MAX_ATTEMPTS="2")
     try:
         server.start()
-        doomed = server.submit(long_video_720p)
+        doomed = server.submit(long_job_video)
         server.wait_for(doomed, ("running",))
         normal = server.submit(video_30, max_frames="2")
         while not server.job_dirs() or len(server.job_processes()) < 2:
