@@ -28,6 +28,21 @@ def test_rq_mode_refuses_the_embedded_sqlite_default(monkeypatch: pytest.MonkeyP
     assert "\n" not in message and "DATABASE_URL" in message and "REDIS_URL" in message
 
 
+def test_a_worker_refuses_to_start_on_the_embedded_sqlite(tmp_path: Path) -> None:
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/0", "PYTHONPATH": str(REPO)}
+    env.pop("DATABASE_URL", None)
+    started = subprocess.run(  # what `rq worker -c jobs.worker_settings` imports first
+        [sys.executable, "-c", "import jobs.worker_settings"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode != 0
+    assert "REDIS_URL is set but DATABASE_URL is not" in started.stderr
+
+
 def test_rq_mode_with_a_database_url_starts(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'shared.sqlite3'}")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
