@@ -74,7 +74,7 @@ def _process(job_id: str) -> Retry | None:
     config = current_app.config
     won = claim(row_id, config["HEARTBEAT_STALE_SECONDS"])
     if won is None:
-        log.info("job %s: %s elsewhere or already ended; not run again", job_id, job.status)
+        log.info("job %s: not claimed (its row is %s): not run again", job_id, job.status)
         return None
     if won.attempts > config["JOB_MAX_ATTEMPTS"]:
         _give_up(row_id, won)

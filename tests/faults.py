@@ -74,11 +74,12 @@ def signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def command_name(pid: int) -> str:
+def is_ffmpeg(pid: int) -> bool:
+    """Whether ``pid`` runs the bundled ffmpeg (its name is ffmpeg-linux-..., cut to 15)."""
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
+        return Path(f"/proc/{pid}/comm").read_text().startswith("ffmpeg")
     except OSError:
-        return ""
+        return False
 
 
 class Stack:
@@ -174,17 +175,6 @@ class Stack:
             db.session.remove()
         return value or 0
 
-    def horse_of(self, worker: subprocess.Popen[bytes], seconds: float = 30) -> int:
-        """The pid of the work horse that ``worker`` forked for its current job."""
-        found: list[int] = []
-
-        def forked() -> bool:
-            found[:] = [p for p in process_tree(worker.pid)[1:] if command_name(p) != "ffmpeg"]
-            return bool(found)
-
-        self.wait_until(forked, seconds, "the worker forked no work horse")
-        return found[0]
-
     def close(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -259,6 +249,9 @@ class PrivateRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def client(self) -> Redis:
+        return Redis(port=self.port, socket_connect_timeout=2)
 
     def restart(self) -> None:
         """Kill it (everything in it is lost) and start it again on the same port."""
