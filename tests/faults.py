@@ -27,6 +27,7 @@ from flask import Flask
 from redis import Redis
 
 from tests.conftest import alembic_config, scratch_database, submit_video
+from tests.videos import make_testsrc
 from webapp import create_app
 from webapp.config import normalise_database_url
 
@@ -39,6 +40,11 @@ FAST = {
     "RECOVERY_INTERVAL_SECONDS": "1",
     "JOB_MAX_ATTEMPTS": "2",
 }
+
+
+def fault_video(folder: Path) -> Path:
+    """360 frames of 1280x720 test pattern: a job of a second or two, long enough to hurt."""
+    return make_testsrc(folder / "fault_720p_12s.mp4", seconds=12, width=1280, height=720)
 
 
 def procfile_line(name: str) -> str:
@@ -97,8 +103,6 @@ class Stack:
             "STORAGE_URL": str(storage),
             **{k: int(v) for k, v in self.settings.items() if k != "RECOVERY_INTERVAL_SECONDS"},
         }
-        if "JOB_TIMEOUT" in self.settings:
-            config["JOB_TIMEOUT"] = int(self.settings["JOB_TIMEOUT"])
         self.app: Flask = create_app(config)
         self.client = self.app.test_client()
         self.env = {

@@ -16,11 +16,16 @@ import pytest
 from rq.registry import FailedJobRegistry
 
 from pipelines.service import VideoFilePipelineService
-from tests.faults import private_redis, stacks
+from tests.faults import fault_video, private_redis, stacks
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, claim
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fault_video(tmp_path_factory.mktemp("fault_video"))
 
 
 def _undisturbed(video: Path) -> list[dict[str, Any]]:
@@ -28,17 +33,17 @@ def _undisturbed(video: Path) -> list[dict[str, Any]]:
 
 
 def test_redis_flushed_then_restarted_every_job_is_delivered_again(
-    redis_url: str, tmp_path: Path, long_video_720p: Path, video_30: Path
+    redis_url: str, tmp_path: Path, clip: Path, video_30: Path
 ) -> None:
     """#6.4: Redis loses everything twice (FLUSHALL, then a restart of a server that keeps
     nothing) while jobs are pending and running; with only the Procfile's processes, every
     job ends completed within 120 s, with the results of an undisturbed run."""
-    expected = {long_video_720p: _undisturbed(long_video_720p), video_30: _undisturbed(video_30)}
+    expected = {clip: _undisturbed(clip), video_30: _undisturbed(video_30)}
     with private_redis(tmp_path) as redis, stacks(redis.url, tmp_path) as (stack,):
         stack.start("clock")
         stack.start("worker")
         for lose in ("flush", "restart"):
-            jobs = {stack.submit(long_video_720p): long_video_720p}
+            jobs = {stack.submit(clip): clip}
             jobs |= {stack.submit(video_30): video_30 for _ in range(3)}
             first = next(iter(jobs))
             stack.wait_for(first, {"running"}, 60)
@@ -60,7 +65,7 @@ def test_redis_flushed_then_restarted_every_job_is_delivered_again(
 
 
 def test_a_second_delivery_of_a_running_or_completed_job_does_nothing(
-    redis_url: str, tmp_path: Path, long_video_720p: Path
+    redis_url: str, tmp_path: Path, clip: Path
 ) -> None:
     """#6.5: the same job id delivered again while a live worker runs it, and after it has
     completed: the second worker claims nothing and runs nothing."""
@@ -68,7 +73,7 @@ def test_a_second_delivery_of_a_running_or_completed_job_does_nothing(
         stack.start("worker")
         stack.start("worker")
         stack.wait_until(lambda: stack.logs().count("Listening on") >= 2, 60, "no workers")
-        job_id = stack.submit(long_video_720p)
+        job_id = stack.submit(clip)
         queue = stack.app.extensions["video_queue"]
         stack.wait_for(job_id, {"running"}, 60)
         queue.enqueue(job_id)  # a duplicate delivery, to the idle second worker
@@ -117,16 +122,16 @@ def test_racing_claims_on_one_pending_row_have_one_winner(pg_app: Any) -> None:
 def test_job_over_job_timeout_fails_and_is_not_retried(
     redis_url: str, tmp_path: Path, long_video_720p: Path
 ) -> None:
-    """#6.7: JOB_TIMEOUT=2 on a job that needs longer: failed, "timed out after 2 s", and
-    nothing runs it again while recovery keeps running."""
-    with stacks(redis_url, tmp_path, JOB_TIMEOUT="2") as (stack,):
+    """#6.7: JOB_TIMEOUT=1 on a job that needs several seconds: failed, "timed out after
+    1 s", and nothing runs it again while recovery keeps running."""
+    with stacks(redis_url, tmp_path, JOB_TIMEOUT="1") as (stack,):
         job_id = stack.submit(long_video_720p)
         stack.start("clock")
         stack.start("worker")
         done = stack.wait_for(job_id, {"completed", "failed"}, 60)
         assert done["status"] == "failed", done
-        assert "timed out after 2 s" in done["error_message"]
-        time.sleep(2 * 4)  # twice HEARTBEAT_STALE_SECONDS + RECOVERY_INTERVAL_SECONDS
+        assert "timed out after 1 s" in done["error_message"]
+        time.sleep(3 + 1 + 2)  # HEARTBEAT_STALE_SECONDS + RECOVERY_INTERVAL_SECONDS + margin
         assert stack.status(job_id) == done
         assert stack.attempts(job_id) == 1
         queue = stack.app.extensions["video_queue"].rq_queue()

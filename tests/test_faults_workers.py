@@ -14,23 +14,28 @@ from typing import Any
 import pytest
 
 from pipelines.service import VideoFilePipelineService
-from tests.faults import is_ffmpeg, process_tree, signal_all, stacks
+from tests.faults import fault_video, is_ffmpeg, process_tree, signal_all, stacks
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def undisturbed(long_video_720p: Path) -> list[dict[str, Any]]:
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fault_video(tmp_path_factory.mktemp("fault_video"))
+
+
+@pytest.fixture(scope="module")
+def undisturbed(clip: Path) -> list[dict[str, Any]]:
     """The results of the long video, run once with nothing going wrong."""
-    return VideoFilePipelineService().run_on_file(long_video_720p, "frame_stats", 1, None)
+    return VideoFilePipelineService().run_on_file(clip, "frame_stats", 1, None)
 
 
 def test_machine_lost_every_worker_killed_job_completes(
-    redis_url: str, tmp_path: Path, long_video_720p: Path, undisturbed: list[dict[str, Any]]
+    redis_url: str, tmp_path: Path, clip: Path, undisturbed: list[dict[str, Any]]
 ) -> None:
     """#6.1: worker, work horse and ffmpeg SIGKILLed at once; new workers finish the job."""
     with stacks(redis_url, tmp_path) as (stack,):
-        job_id = stack.submit(long_video_720p, pipeline_id="frame_stats")
+        job_id = stack.submit(clip, pipeline_id="frame_stats")
         stack.start("clock")
         first = [stack.start("worker"), stack.start("worker")]
         stack.wait_for(job_id, {"running"}, 60)
@@ -59,20 +64,20 @@ def _decoding_horse(worker_pid: int) -> int | None:
 
 
 def test_out_of_memory_horse_killed_is_retried_then_completes(
-    redis_url: str, tmp_path: Path, long_video_720p: Path, undisturbed: list[dict[str, Any]]
+    redis_url: str, tmp_path: Path, clip: Path, undisturbed: list[dict[str, Any]]
 ) -> None:
     """#6.2: the work horse alone is SIGKILLed once: the job runs again and completes; a
     video whose horse is killed on every run ends failed after JOB_MAX_ATTEMPTS (2) runs."""
     with stacks(redis_url, tmp_path, count=2) as (once, always):
         jobs = {
-            "once": (once, once.submit(long_video_720p, pipeline_id="frame_stats")),
-            "always": (always, always.submit(long_video_720p, pipeline_id="frame_stats")),
+            "once": (once, once.submit(clip, pipeline_id="frame_stats")),
+            "always": (always, always.submit(clip, pipeline_id="frame_stats")),
         }
         workers = {}
         for name, (stack, _job) in jobs.items():
             stack.start("clock")
             workers[name] = stack.start("worker")
-        kills = {"once": 0, "always": 0}
+        kills, killed = {"once": 0, "always": 0}, set()
         started = time.monotonic()
         while True:
             states = {name: stack.status(job)["status"] for name, (stack, job) in jobs.items()}
@@ -83,8 +88,9 @@ def test_out_of_memory_horse_killed_is_retried_then_completes(
                 if states[name] != "running" or (name == "once" and kills["once"]):
                     continue
                 horse = _decoding_horse(workers[name].pid)
-                if horse is not None:
+                if horse is not None and horse not in killed:
                     signal_all([horse], signal.SIGKILL)
+                    killed.add(horse)  # it may take a moment to die; count it once
                     kills[name] += 1
             time.sleep(0.05)
         elapsed = time.monotonic() - started
@@ -104,7 +110,7 @@ def test_out_of_memory_horse_killed_is_retried_then_completes(
 
 
 def test_deploy_sigterm_everything_then_sigkill_hands_the_job_back(
-    redis_url: str, tmp_path: Path, long_video_720p: Path, undisturbed: list[dict[str, Any]]
+    redis_url: str, tmp_path: Path, clip: Path, undisturbed: list[dict[str, Any]]
 ) -> None:
     """#6.3: SIGTERM to the worker, its work horse and ffmpeg at once, SIGKILL 10 s later, a
     new worker started: the job was handed back (never failed) and completes as undisturbed.
@@ -112,7 +118,7 @@ def test_deploy_sigterm_everything_then_sigkill_hands_the_job_back(
     with stacks(redis_url, tmp_path, count=2) as (everyone, parent_only):
         runs = []
         for stack in (everyone, parent_only):
-            job_id = stack.submit(long_video_720p, pipeline_id="frame_stats")
+            job_id = stack.submit(clip, pipeline_id="frame_stats")
             stack.start("clock")
             runs.append((stack, job_id, stack.start("worker")))
         for stack, job_id, worker in runs:
