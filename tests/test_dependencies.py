@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,13 @@ def uv_lock_check(project: Path, tmp_path: Path) -> subprocess.CompletedProcess[
 def test_requirements_pyproject_and_lock_agree() -> None:
     found = dependencies.problems(REPO)
     assert not found, "\n".join([*found, f"fix: {dependencies.REGENERATE}"])
+
+
+def test_uv_lock_names_pypi_only() -> None:
+    """Locked against PyPI alone: no local index or wheel folder of one machine leaks in."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    sources = {tuple(sorted(p["source"].items())) for p in lock["package"]}
+    assert sources == {(("registry", "https://pypi.org/simple"),), (("virtual", "."),)}
 
 
 def test_uv_lock_is_current_for_pyproject(tmp_path: Path) -> None:
