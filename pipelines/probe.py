@@ -121,9 +121,9 @@ def _read_index(handle: BinaryIO, file_size: int) -> bytes:
             size = file_size - pos
         if size < header or kind not in _TOP_LEVEL:
             raise VideoDecodeError(NOT_MP4)  # garbage, or another format behind an 'ftyp'
+        if pos + size > file_size:  # cut short in its media data, or not a box at all
+            raise VideoDecodeError(NO_INDEX if kind in (b"mdat", b"moof", b"moov") else NOT_MP4)
         if kind == b"moov":
-            if pos + size > file_size:
-                raise VideoDecodeError(NO_INDEX)
             if size > _MAX_INDEX_BYTES:
                 raise VideoDecodeError("the video's index is too large to read")
             handle.seek(pos + header)

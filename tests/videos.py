@@ -50,3 +50,19 @@ def make_testsrc(path: Path, seconds: float, width: int, height: int, fps: int =
     codec = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     subprocess.run([*_QUIET, *source, "-t", str(seconds), *codec, str(path)], check=True)
     return path
+
+
+def make_camera_like(
+    path: Path, seconds: float, width: int, height: int, fps: int = 30, preset: str = "veryfast"
+) -> Path:
+    """Moving test pattern with temporal noise at crf 23: decodes about as slowly as footage.
+
+    Flat test patterns compress to almost nothing and decode several times faster than
+    camera video, which hides the decoder's real cost; grain that changes every frame does not.
+    """
+    source = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
+    grain = ["-vf", "noise=alls=12:allf=t+u"]
+    codec = ["-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p"]
+    cmd = [*_QUIET, *source, "-t", str(seconds), *grain, *codec, "-movflags", "+faststart"]
+    subprocess.run([*cmd, str(path)], check=True)
+    return path

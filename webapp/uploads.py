@@ -35,9 +35,31 @@ def _positive_int(form: Mapping[str, str], name: str, upper: int) -> int | None:
     return int(raw)
 
 
+#: ISO-BMFF major brands of still images (JPEG 2000, JPEG XL, AVIF, HEIF/HEIC, Canon RAW).
+IMAGE_BRANDS = frozenset(
+    b.encode() for b in ("jp2 ", "jpx ", "jpm ", "jph ", "jxl ", "avif", "avio", "heic", "heix",
+                         "heim", "heis", "mif1", "mif2", "avci", "crx ")
+)  # fmt: skip
+
+
 def is_iso_bmff(head: bytes) -> bool:
     """MP4, MOV and their family start with a box whose type, bytes 4..8, is ``ftyp``."""
     return len(head) >= 8 and head[4:8] == b"ftyp"
+
+
+def brand_problem(head: bytes) -> str | None:
+    """Why a file that starts with 'ftyp' is still not a video we read, or None.
+
+    The box must be a real 'ftyp' box (16 bytes to 4 KiB, whole brands), so that text such
+    as ``<!--ftyp`` is not taken for one, and its major brand must not be a still image's.
+    """
+    size = int.from_bytes(head[:4], "big")
+    if not 16 <= size <= 4096 or size % 4:
+        return "the uploaded file is not an MP4/MOV video (its 'ftyp' box is malformed)"
+    if head[8:12] in IMAGE_BRANDS:
+        brand = head[8:12].decode("latin-1").strip()
+        return f"the uploaded file is a still image ({brand}), not an MP4/MOV video"
+    return None
 
 
 def parse_submission(
@@ -63,5 +85,8 @@ def parse_submission(
         raise BadRequest("the uploaded file is empty")
     if not is_iso_bmff(head):
         raise BadRequest("the uploaded file is not an MP4/MOV video (no 'ftyp' box at its start)")
+    problem = brand_problem(head)
+    if problem:
+        raise BadRequest(problem)
     stream.seek(0)
     return Submission(stream, pipeline_id, frame_stride, max_frames)
