@@ -1,77 +1,82 @@
-"""How close the service's frame path is to ffmpeg's own decode speed, measured side by side.
+"""The default pipeline against ffmpeg's own decode speed, at 720p and 1080p.
 
-    .venv/bin/python bench/bench_decode.py [--seconds 10] [--width 1280 --height 720]
-
-Prints frames per second for each stage and ratios against ffmpeg alone, all measured in
-this one run on this machine. Absolute numbers vary between machines; read the ratios.
+Each run times, back to back on the same camera-like video: ffmpeg decoding alone
+(`-f null`), `frame_stats` at stride 1 and `frame_stats` at stride 5 (counted in source
+frames); a pipeline without a frame size (full frames) against ffmpeg's own full-size
+rgb24 pipe. Each figure is the median over runs of the ratio within one run.
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import Bench, Row, median, timed
 
 from pipelines.frames import VideoFrameReader
 from pipelines.service import VideoFilePipelineService
-from tests.videos import FFMPEG, make_testsrc
+from tests.videos import FFMPEG, make_camera_like
+
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
 
-def _best_of(runs: int, work: Callable[[], int]) -> tuple[float, int]:
-    """Fastest wall time of several runs, and the frame count the work reported."""
-    best, frames = float("inf"), 0
-    for _ in range(runs):
-        start = time.perf_counter()
-        frames = work()
-        best = min(best, time.perf_counter() - start)
-    return best, frames
+def _ffmpeg(video: Path, *output: str) -> None:
+    cmd = [FFMPEG, "-v", "error", "-i", str(video), *output]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def main() -> int:
-    """Generate a test video, time each stage, print fps and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        video = make_testsrc(Path(tmp) / "bench.mp4", args.seconds, args.width, args.height)
-        n_frames = int(args.seconds * 30)
-
-        def ffmpeg(*out: str) -> Callable[[], int]:
-            cmd = [FFMPEG, "-v", "error", "-i", str(video), *out]
-            return lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL) and n_frames
-
-        def reader_only() -> int:
-            with VideoFrameReader(video) as reader:
-                return sum(1 for _ in reader.frames())
-
-        service = VideoFilePipelineService()
-        stages = {
-            "ffmpeg decode only (-f null)": ffmpeg("-f", "null", "-"),
-            "ffmpeg decode to rgb24 pipe": ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-"),
-            "VideoFrameReader, all frames": reader_only,
-            "run_on_file frame_stats": lambda: len(service.run_on_file(video, "frame_stats")),
-            "run_on_file frame_stats, stride 5": lambda: (
-                len(service.run_on_file(video, "frame_stats", frame_stride=5)) * 5
-            ),
-        }
-        print(f"video: {args.width}x{args.height}, {n_frames} frames, best of {args.runs} runs")
-        baseline = None
-        for name, work in stages.items():
-            seconds, frames = _best_of(args.runs, work)
-            fps = frames / seconds
-            baseline = baseline or fps
-            print(f"{name:38s} {fps:9.1f} frames/s   {fps / baseline:6.3f} x ffmpeg decode")
-    return 0
+def _full_frames(video: Path) -> None:
+    with VideoFrameReader(video) as reader:
+        for _ in reader.frames():
+            pass
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def decode_speed(bench: Bench) -> list[Row]:
+    """frame_stats at stride 1 and 5 (and full-size frames) as a fraction of ffmpeg's speed."""
+    seconds = 4 if bench.quick else 10
+    service = VideoFilePipelineService()
+    rows: list[Row] = []
+    for label, (width, height) in SIZES.items():
+        video = bench.video(
+            f"camera_{label}", lambda p, w=width, h=height: make_camera_like(p, seconds, w, h)
+        )
+        stride1, stride5, full = [], [], []
+        for _ in range(bench.runs):
+            alone = timed(lambda v=video: _ffmpeg(v, "-f", "null", "-"))
+            stride1.append(alone / timed(lambda v=video: service.run_on_file(v, "frame_stats")))
+            stride5.append(alone / timed(lambda v=video: service.run_on_file(v, "frame_stats", 5)))
+            if label == "720p":
+                piped = timed(
+                    lambda v=video: _ffmpeg(v, "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+                )
+                full.append(piped / timed(lambda v=video: _full_frames(v)))
+        detail = f"{width}x{height}, {seconds} s camera-like"
+        rows.append(
+            Row(
+                f"frame_stats stride 1 / ffmpeg decode, {label}",
+                median(stride1),
+                0.9,
+                True,
+                detail=detail,
+            )
+        )
+        rows.append(
+            Row(
+                f"frame_stats stride 5 / ffmpeg decode, {label}",
+                median(stride5),
+                0.95,
+                True,
+                detail=detail,
+            )
+        )
+        if full:
+            rows.append(
+                Row(
+                    f"full-size frames / ffmpeg full-size rgb24 pipe, {label}",
+                    median(full),
+                    0.9,
+                    True,
+                    detail=detail,
+                )
+            )
+    return rows

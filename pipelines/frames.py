@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import logging
 import queue
 import re
@@ -109,6 +110,7 @@ class VideoFrameReader:
         self._times_missing = False
         self._log_tail: deque[str] = deque(maxlen=5)
         self._stderr_drain: threading.Thread | None = None
+        self._stderr: io.BufferedReader | None = None
 
     def _start(self) -> subprocess.Popen[bytes]:
         cmd = ffmpeg_command(
@@ -121,14 +123,19 @@ class VideoFrameReader:
         self.proc = proc
         with contextlib.suppress(OSError):  # a smaller pipe only costs speed
             fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        # Buffered: the pipes are unbuffered (bufsize=0), and reading lines from an unbuffered
+        # pipe costs a system call per byte.
+        self._stderr = io.BufferedReader(proc.stderr, 1 << 16) if proc.stderr else None
         self._stderr_drain = threading.Thread(target=self._drain_stderr, args=(proc,), daemon=True)
         self._stderr_drain.start()
         return proc
 
     def _drain_stderr(self, proc: subprocess.Popen[bytes]) -> None:
         """Keep ffmpeg's stderr flowing, collect each frame's time, keep the last other lines."""
+        if self._stderr is None:
+            return
         try:
-            for raw in proc.stderr or ():
+            for raw in self._stderr:
                 line = raw.decode("utf-8", "replace").strip()
                 match = _SHOWINFO.search(line)
                 if match:
@@ -207,7 +214,7 @@ class VideoFrameReader:
         proc.wait()
         if self._stderr_drain is not None:
             self._stderr_drain.join(timeout=5)
-        for pipe in (proc.stdout, proc.stderr):
+        for pipe in (proc.stdout, self._stderr or proc.stderr):
             if pipe is not None:
                 pipe.close()
 
