@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from alembic import command
 from flask import Flask
 from redis import Redis
+from rq import Queue
 
 from tests.conftest import alembic_config, scratch_database, submit_video
 from tests.videos import make_testsrc
@@ -191,6 +192,7 @@ class Stack:
         queue = self.app.extensions["video_queue"]
         with suppress(Exception):  # a private Redis may already be gone
             queue.rq_queue().delete(delete_jobs=True)
+            Queue(f"{self.queue_name}_recovery", connection=queue.rq_queue().connection).delete()
         queue.rq_queue().connection.close()
 
 

@@ -49,7 +49,7 @@ class RQJobQueue:
             )
         return Queue(self.name, connection=self._connection)
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, at_front: bool = False) -> None:
         """Enqueue the task by dotted path with the configured timeout."""
         try:
             self.rq_queue().enqueue(
@@ -58,6 +58,7 @@ class RQJobQueue:
                 job_id=job_id,
                 job_timeout=self.job_timeout,
                 description=f"video job {job_id}",
+                at_front=at_front,
             )
         except RedisError as exc:
             raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
@@ -89,7 +90,7 @@ class RQJobQueue:
             pass
         except RedisError as exc:
             raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
-        self.enqueue(job_id)
+        self.enqueue(job_id, at_front=True)  # it has waited its turn once already
 
 
 def build_queue(app: Flask) -> JobQueue:
