@@ -185,7 +185,8 @@ def test_each_row_resolves(row: Row, clone: Path, tmp_path: Path) -> None:
     if row.kind == "file":
         assert (REPO / row.target).is_file(), f"{row.target} does not exist"
     elif row.kind == "folder":
-        assert (REPO / row.target).resolve() == REPO
+        # the rules' usage line runs there: `cd server` then tools/validate_vovabulary.py
+        assert (REPO / row.target / "tools" / "validate_vovabulary.py").is_file()
     elif row.kind == "command":
         proc = run_shell(row.target, clone, shell_env(tmp_path))
         assert proc.returncode == 0, f"{row.target}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
