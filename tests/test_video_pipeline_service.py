@@ -198,3 +198,21 @@ def test_without_ffmpeg_frame_times_it_falls_back_once_not_per_frame(
     results = service.run_on_file(video_30, "exposure")
     assert time.monotonic() - started < 3  # 30 frames x 0.3 s would be 9 s
     assert [r["result"]["timestamp_ms"] for r in results[:3]] == [0.0, 33.333, 66.667]
+
+
+def test_a_rotated_video_comes_upright_at_the_pipeline_size(tmp_path: Path) -> None:
+    """The probe reads the track's display matrix: frames arrive turned, as ffmpeg turns them."""
+    import subprocess
+
+    from tests.videos import FFMPEG
+
+    video = write_video(tmp_path / "wide.mp4", level_frames(3, width=64, height=48))
+    turned = tmp_path / "turned.mp4"
+    quiet = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y"]
+    subprocess.run(
+        [*quiet, "-display_rotation", "90", "-i", str(video), "-c", "copy", str(turned)], check=True
+    )
+    with VideoFrameReader(turned) as reader:
+        assert [f.pixels.shape for f in reader.frames()] == [(64, 48, 3)] * 3
+    with VideoFrameReader(turned, max_side=32) as reader:
+        assert [f.pixels.shape for f in reader.frames()] == [(32, 24, 3)] * 3

@@ -39,10 +39,12 @@ def sharpness(gray: np.ndarray) -> dict[str, float]:
 
 def colourfulness(frame: np.ndarray) -> dict[str, float]:
     """Hasler and Suesstrunk (2003) colourfulness on 0..1 channels; 0 for greyscale."""
-    rgb = frame.astype(np.float32) / 255.0
+    rgb = frame.astype(np.float32) / np.float32(255.0)
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     rg = red - green
     yb = 0.5 * (red + green) - blue
-    spread = np.hypot(rg.std(dtype=np.float64), yb.std(dtype=np.float64))
-    centre = np.hypot(rg.mean(dtype=np.float64), yb.mean(dtype=np.float64))
-    return {"colourfulness": _num(spread + 0.3 * centre)}
+    rg_mean, yb_mean = rg.mean(dtype=np.float64), yb.mean(dtype=np.float64)
+    # The standard deviations from the means already taken (np.std would take them again).
+    rg_std = np.sqrt(np.square(rg - rg_mean).mean())
+    yb_std = np.sqrt(np.square(yb - yb_mean).mean())
+    return {"colourfulness": _num(np.hypot(rg_std, yb_std) + 0.3 * np.hypot(rg_mean, yb_mean))}
