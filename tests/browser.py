@@ -9,9 +9,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 from tests.videos import FFMPEG
@@ -79,3 +84,48 @@ def make_flagged_video(path: Path) -> Path:
     codec = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     subprocess.run([*cmd, "-map", "[v]", *codec, str(path)], check=True)
     return path
+
+
+def start_chromium(profile: Path, downloads: Path) -> Any:
+    """Headless Chromium under chromedriver, with a fresh profile and a download folder."""
+    browser, chromedriver = chromium_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1200,1000")
+    prefs = {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    options.add_experimental_option("prefs", prefs)
+    chrome = webdriver.Chrome(options=options, service=Service(chromedriver))
+    chrome.set_page_load_timeout(30)
+    return chrome
+
+
+COMPLETED_CARD = "#job-card[data-status='completed'] #plot svg.chart"
+
+
+def wait(driver: Any, condition: Any, timeout: float = 30) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def open_page(driver: Any, server: str) -> None:
+    driver.get(server + "/")
+    wait(driver, lambda d: d.find_element(By.ID, "submit-button").is_enabled(), 10)
+
+
+def upload(driver: Any, video: Path, stride: str = "") -> None:
+    driver.find_element(By.ID, "file-input").send_keys(str(video))
+    if stride:
+        field = driver.find_element(By.ID, "stride-input")
+        field.clear()
+        field.send_keys(stride)
+    driver.find_element(By.ID, "submit-button").click()
+
+
+def card_job_id(driver: Any, previous: str | None = None) -> str:
+    """The job id on the card once it shows a job other than ``previous``."""
+    wait(driver, lambda d: d.find_element(By.ID, "job-card").get_attribute("data-job-id"))
+    card = driver.find_element(By.ID, "job-card")
+    wait(driver, lambda d: card.get_attribute("data-job-id") != previous)
+    return card.get_attribute("data-job-id")

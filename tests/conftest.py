@@ -208,3 +208,21 @@ def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def long_video_720p(video_dir: Path) -> Path:
     """1200 frames of ffmpeg's moving test pattern at 1280x720: a job that takes a while."""
     return make_testsrc(video_dir / "testsrc_720p_40s.mp4", seconds=40, width=1280, height=720)
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser of a test module saves the files it downloads."""
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory, downloads: Path) -> Iterator[Any]:
+    """One headless Chromium per test module (fails in CI, skips elsewhere, when missing)."""
+    from tests.browser import start_chromium
+
+    chrome = start_chromium(tmp_path_factory.mktemp("chromium-profile"), downloads)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()

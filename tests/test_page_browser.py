@@ -17,43 +17,19 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import CHROMIUM_FLAGS, chromium_paths, make_flagged_video, serve_in_thread
-
-COMPLETED_CARD = "#job-card[data-status='completed'] #plot svg.chart"
-
-
-@pytest.fixture(scope="module")
-def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory, downloads: Path) -> Iterator[Any]:
-    """One headless Chromium for the module, with a fresh profile and a download folder."""
-    browser, chromedriver = chromium_paths()
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.add_argument("--window-size=1200,1000")
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    chrome = webdriver.Chrome(options=options, service=Service(chromedriver))
-    chrome.set_page_load_timeout(30)
-    try:
-        yield chrome
-    finally:
-        chrome.quit()
+from tests.browser import (
+    COMPLETED_CARD,
+    card_job_id,
+    make_flagged_video,
+    open_page,
+    serve_in_thread,
+    upload,
+    wait,
+)
 
 
 @pytest.fixture
@@ -70,32 +46,6 @@ def flagged_video(video_dir: Path) -> Path:
 def api(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
-
-
-def wait(driver: Any, condition: Any, timeout: float = 30) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
-
-
-def open_page(driver: Any, server: str) -> None:
-    driver.get(server + "/")
-    wait(driver, lambda d: d.find_element(By.ID, "submit-button").is_enabled(), 10)
-
-
-def upload(driver: Any, video: Path, stride: str = "") -> None:
-    driver.find_element(By.ID, "file-input").send_keys(str(video))
-    if stride:
-        field = driver.find_element(By.ID, "stride-input")
-        field.clear()
-        field.send_keys(stride)
-    driver.find_element(By.ID, "submit-button").click()
-
-
-def card_job_id(driver: Any, previous: str | None = None) -> str:
-    """The job id on the card once it shows a job other than ``previous``."""
-    wait(driver, lambda d: d.find_element(By.ID, "job-card").get_attribute("data-job-id"))
-    card = driver.find_element(By.ID, "job-card")
-    wait(driver, lambda d: card.get_attribute("data-job-id") != previous)
-    return card.get_attribute("data-job-id")
 
 
 def texts(driver: Any, selector: str) -> list[str]:
