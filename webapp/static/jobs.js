@@ -195,7 +195,7 @@ function renderCard(job, note = "") {
   noteLine.className = "poll-note";
   noteLine.setAttribute("aria-live", "polite");
   noteLine.textContent = note;
-  card.append(head, facts, noteLine, curlBlock(job.job_id));
+  card.append(head, facts, noteLine);
   if (job.status === "failed") {
     const box = document.createElement("p");
     box.className = "message message-error job-error";
@@ -209,6 +209,7 @@ function renderCard(job, note = "") {
     box.textContent = "The server has no such job any more (it may have been pruned, or it belongs to another token).";
     card.appendChild(box);
   }
+  card.appendChild(curlBlock(job.job_id));
   const results = document.createElement("div");
   results.id = "job-results";
   card.appendChild(results);

@@ -84,7 +84,7 @@ function chooseFile(file) {
 
 function showChosenFile() {
   const file = fileInput.files[0];
-  $("file-name").textContent = file ? `${file.name} (${formatBytes(file.size)})` : "No file chosen.";
+  $("file-name").textContent = file ? `Chosen: ${file.name} (${formatBytes(file.size)})` : "";
   dropZone.classList.toggle("has-file", Boolean(file));
   showFormError("");
 }
@@ -148,6 +148,7 @@ async function submit(event) {
     fileInput.value = "";
     showChosenFile();
     showJob(jobId);
+    $("job-panel").scrollIntoView({ block: "start" });
   } catch (error) {
     if (error instanceof ApiError && error.status === -1) showFormError("Upload cancelled; nothing was submitted.");
     else if (error instanceof ApiError) showFormError(submitErrorText(error));
