@@ -40,9 +40,9 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 @contextmanager
-def serve_in_thread(app: Flask) -> Iterator[str]:
-    """Serve ``app`` with werkzeug on a free loopback port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serve_in_thread(app: Flask, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with werkzeug on a loopback port (a free one by default); yield its URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -142,3 +142,35 @@ def test_the_flask_way_reaches_the_same_commands(sqlite_app: Flask, server: str)
     result = sqlite_app.test_cli_runner().invoke(args=["video", "pipelines", "--server", server])
     assert result.exit_code == 0, result.output
     assert "* frame_stats" in result.output
+
+
+def test_wait_rides_out_a_server_restart(
+    sqlite_app: Flask, video_30: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = sqlite_app.extensions["video_queue"]
+    held: list[str] = []
+    monkeypatch.setattr(queue, "enqueue", held.append)  # the job waits until we release it
+    with serve_in_thread(sqlite_app) as url:
+        job_id = run(url, "submit", str(video_30)).stdout.strip()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp.client", "status", job_id, "--wait", "--server", url],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        time.sleep(1.0)
+    try:  # the server is down now: the client keeps trying
+        time.sleep(1.0)
+        assert proc.poll() is None
+        port = int(url.rsplit(":", 1)[1])
+        with serve_in_thread(sqlite_app, port=port):
+            monkeypatch.undo()
+            queue.enqueue(held[0])
+            out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.startswith(f"{job_id}  completed")
+    assert "cannot reach" in err and "trying again in" in err and "Traceback" not in err

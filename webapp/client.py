@@ -71,15 +71,15 @@ class Spinner:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.frames = itertools.cycle(SPINNER)
-        self.last = ""
+        self.last, self.key = "", ""
 
-    def show(self, text: str) -> None:
-        """Redraw the line (terminal) or print it when it changed (log file, CI)."""
+    def show(self, text: str, key: str = "") -> None:
+        """Redraw the line (terminal), or print it when ``key`` changed (a log file, CI)."""
         if self.tty:
             click.echo(f"\r{next(self.frames)} {text}\033[K", err=True, nl=False)
-        elif text.split("  ")[0] != self.last.split("  ")[0]:
+        elif key != self.key:
             click.echo(text, err=True)
-        self.last = text
+        self.last, self.key = text, key
 
     def done(self) -> None:
         """End the line so that what follows starts on its own."""
@@ -88,22 +88,37 @@ class Spinner:
 
 
 def wait_for(api: VideoApi, job_id: str, interval: float = 0.5) -> dict[str, Any]:
-    """Check the status until the job ends, every 0.5-2 s or as Retry-After says."""
-    spinner, started, body = Spinner(), time.monotonic(), None
-    next_check, delay = 0.0, interval
+    """Check the status until the job ends, every 0.5-2 s or as Retry-After says.
+
+    A server that is down or answers 5xx for a while (a deploy) is waited for, backing off
+    up to 30 s; any other error ends the wait.
+    """
+    spinner, started = Spinner(), time.monotonic()
+    body: dict[str, Any] = {"status": "checking"}
+    next_check, delay, outages, note = 0.0, interval, 0, ""
     try:
         while True:
             now = time.monotonic()
             if now >= next_check:
-                answer = api.status(job_id)
-                if answer.status != 304:  # 304: unchanged since the last check
-                    body = answer.body
-                if body["status"] in FINAL:
-                    return body
-                wait = answer.retry_after()
-                delay = min(2.0, delay * 1.5) if wait is None else min(30.0, max(0.5, wait))
+                try:
+                    answer = api.status(job_id)
+                except ApiError as exc:
+                    if exc.status and exc.status < 500:
+                        raise
+                    outages += 1
+                    delay = min(30.0, 2.0**outages)
+                    note = f"  ({exc.detail}; trying again in {delay:.0f} s)"
+                else:
+                    outages, note = 0, ""
+                    if answer.status != 304:  # 304: unchanged since the last check
+                        body = answer.body
+                    if body["status"] in FINAL:
+                        return body
+                    wait = answer.retry_after()
+                    delay = min(2.0, delay * 1.5) if wait is None else min(30.0, max(0.5, wait))
                 next_check = now + delay
-            spinner.show(f"{body['status']}  {time.monotonic() - started:.1f} s elapsed")
+            elapsed = time.monotonic() - started
+            spinner.show(f"{body['status']}  {elapsed:.1f} s elapsed{note}", body["status"] + note)
             time.sleep(0.1)
     finally:
         spinner.done()
@@ -135,7 +150,7 @@ def submit_command(
 
     def progress(sent: int, total: int) -> None:
         if spinner.tty:
-            spinner.show(f"uploading {sent / 1e6:.1f} of {total / 1e6:.1f} MB")
+            spinner.show(f"uploading {sent / 1e6:.1f} of {total / 1e6:.1f} MB", "uploading")
 
     try:
         job_id = api.submit(file, fields, progress)
