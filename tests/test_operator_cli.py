@@ -123,3 +123,22 @@ def test_requeue_lost_delivers_only_what_the_queue_lost(pg_app: Flask, video_30:
         fields = dict(line.split(None, 1) for line in cli(pg_app, "show", job_id)[1].splitlines())
         assert fields["status"] == "completed"
     assert cli(pg_app, "requeue-lost")[1].strip() == "0 lost jobs delivered again"
+
+
+def test_prune_deletes_old_finished_jobs_with_their_files(pg_app: Flask, video_30: Path) -> None:
+    old, recent, waiting = (submit(pg_app, video_30) for _ in range(3))
+    queue = pg_app.extensions["video_queue"].rq_queue()
+    queue.remove(waiting)  # stays pending
+    drain(pg_app)
+    age_updates(pg_app, old, days=10)
+    age_updates(pg_app, waiting, days=10)
+    storage = Path(pg_app.config["STORAGE_URL"])
+    assert any(p.name.startswith(old) for p in storage.iterdir())
+
+    code, output = cli(pg_app, "prune", "--older-than-days", "7")  # no --yes, no answer
+    assert code == 1 and "Aborted" in output
+    code, output = cli(pg_app, "prune", "--older-than-days", "7", "--yes")
+    assert (code, output.strip()) == (0, "pruned 1 job finished more than 7 days ago")
+    listed = cli(pg_app, "jobs")[1]
+    assert old not in listed and recent in listed and waiting in listed
+    assert not any(p.name.startswith(old) for p in storage.iterdir())

@@ -177,6 +177,33 @@ def requeue_lost_command() -> None:
     click.echo(f"{len(delivered)} lost job{'' if len(delivered) == 1 else 's'} delivered again")
 
 
+@video_cli.command("prune")
+@click.option(
+    "--older-than-days",
+    "days",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Delete jobs that finished more than this many days ago.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def prune_command(days: int, yes: bool) -> None:
+    """Delete the rows and stored files of completed and failed jobs older than N days.
+
+    Pending and running jobs are never touched.
+    """
+    from jobs.cleanup import prune_jobs
+
+    if not yes:
+        click.confirm(
+            f"Delete every job that finished more than {days} days ago, with its files?",
+            abort=True,
+        )
+    pruned = prune_jobs(days)
+    click.echo(
+        f"pruned {pruned} job{'' if pruned == 1 else 's'} finished more than {days} days ago"
+    )
+
+
 def register_cli(app: Flask) -> None:
     """Attach ``flask video ...`` to the app: operator commands and the HTTP client."""
     for command in CLIENT_COMMANDS:
