@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,12 +146,20 @@ def test_the_flask_way_reaches_the_same_commands(sqlite_app: Flask, server: str)
     assert "* frame_stats" in result.output
 
 
+def wait_for_line(lines: list[str], needle: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(needle in line for line in lines):
+        assert time.monotonic() < deadline, f"no {needle!r} in {lines}"
+        time.sleep(0.05)
+
+
 def test_wait_rides_out_a_server_restart(
     sqlite_app: Flask, video_30: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = sqlite_app.extensions["video_queue"]
     held: list[str] = []
     monkeypatch.setattr(queue, "enqueue", held.append)  # the job waits until we release it
+    errors: list[str] = []
     with serve_in_thread(sqlite_app) as url:
         job_id = run(url, "submit", str(video_30)).stdout.strip()
         proc = subprocess.Popen(
@@ -160,17 +170,24 @@ def test_wait_rides_out_a_server_restart(
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
-        time.sleep(1.0)
-    try:  # the server is down now: the client keeps trying
-        time.sleep(1.0)
+        reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)
+        reader.start()
+        wait_for_line(errors, "pending")
+    try:  # the server is down now: the client says so and keeps trying
+        wait_for_line(errors, "trying again in")
         assert proc.poll() is None
         port = int(url.rsplit(":", 1)[1])
         with serve_in_thread(sqlite_app, port=port):
             monkeypatch.undo()
             queue.enqueue(held[0])
-            out, err = proc.communicate(timeout=30)
+            assert proc.wait(timeout=60) == 0, errors
+            out = proc.stdout.read()
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+        proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()
+        proc.stderr.close()
     assert out.startswith(f"{job_id}  completed")
-    assert "cannot reach" in err and "trying again in" in err and "Traceback" not in err
+    assert any("cannot reach" in line for line in errors)
+    assert not any("Traceback" in line for line in errors)
