@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -141,6 +142,14 @@ class Server:
                 found.append(f"{entry.name}: {cmdline}")
         return found
 
+    def job_leader(self) -> int | None:
+        """The pid of the running job's own process (it leads its session), if any."""
+        for line in self.job_processes():
+            pid = int(line.split(":", 1)[0])
+            if os.getsid(pid) == pid:
+                return pid
+        return None
+
     def job_dirs(self) -> list[str]:
         return sorted(p.name for p in self.work_dir.glob("video-job-*"))
 
@@ -157,6 +166,14 @@ def running_server(tmp_path: Path, **settings: str) -> Iterator[Server]:
             server.proc.wait(timeout=30)
 
 
+def _wait(condition: Callable[[], Any], seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+    return value
+
+
 def _wait_until_gone(server: Server, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while server.job_processes():
@@ -164,16 +181,19 @@ def _wait_until_gone(server: Server, seconds: float = 10) -> None:
         time.sleep(0.1)
 
 
-def test_a_job_over_job_timeout_is_killed_and_the_next_one_runs(
+def test_a_killed_job_runs_again_a_job_over_job_timeout_is_killed_and_the_next_one_runs(
     tmp_path: Path, long_job_video: Path, video_30: Path
 ) -> None:
-    with running_server(tmp_path, JOB_TIMEOUT="3") as server:
+    with running_server(tmp_path, JOB_TIMEOUT="4") as server:
         endless = server.submit(long_job_video)
         normal = server.submit(video_30, max_frames="3")
         assert server.wait_for(endless, ("running",))["status"] == "running"
+        first = _wait(server.job_leader)
+        os.kill(first, signal.SIGKILL)  # its process dies, as the out-of-memory killer does
+        _wait(lambda: server.job_leader() not in (None, first))  # it runs again, anew
         failed = server.wait_for(endless, TERMINAL, seconds=30)
         assert failed["status"] == "failed"
-        assert failed["error_message"].startswith("the job timed out after 3 s (JOB_TIMEOUT)")
+        assert failed["error_message"].startswith("the job timed out after 4 s (JOB_TIMEOUT)")
         assert server.wait_for(normal, TERMINAL, seconds=60)["status"] == "completed"
         assert len(server.get(f"/video/results/{normal}")["results"]) == 3
         _wait_until_gone(server)  # the killed job's ffmpeg went with it
@@ -189,8 +209,7 @@ def test_kill_9_and_restart_resume_pending_first_and_give_up_on_a_job_that_keeps
         doomed = server.submit(long_job_video)
         server.wait_for(doomed, ("running",))
         normal = server.submit(video_30, max_frames="2")
-        while not server.job_dirs() or len(server.job_processes()) < 2:
-            time.sleep(0.05)  # the job's process and its ffmpeg
+        _wait(lambda: server.job_dirs() and len(server.job_processes()) >= 2)  # job + ffmpeg
         server.kill()
         _wait_until_gone(server)  # the job's process and its ffmpeg died with the server
         stale = server.job_dirs()
@@ -199,8 +218,7 @@ def test_kill_9_and_restart_resume_pending_first_and_give_up_on_a_job_that_keeps
         server.start()  # first restart: the pending job first, then the resumed one
         assert stale[0] not in server.job_dirs()  # swept at start
         assert server.wait_for(normal, TERMINAL)["status"] == "completed"
-        while not server.job_dirs() or len(server.job_processes()) < 2:
-            time.sleep(0.05)  # the resumed job runs again
+        _wait(lambda: server.job_dirs() and len(server.job_processes()) >= 2)  # resumed
         server.kill()
         _wait_until_gone(server)
 

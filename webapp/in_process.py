@@ -29,7 +29,7 @@ from sqlalchemy import select
 from werkzeug.utils import import_string
 
 from webapp.extensions import db
-from webapp.models import Job, JobStatus, release_running_jobs
+from webapp.models import Job, JobStatus, release_running_jobs, transition
 from webapp.queueing import TASK_PATH
 
 _WATCH_SECONDS = 0.5
@@ -172,13 +172,26 @@ class InProcessJobQueue:
             message = errors.timed_out(timeout)
             log.error("job %s: killed after JOB_TIMEOUT (%s s)", job_id, timeout)
         elif child.exitcode:
-            message = errors.WORKER_LOST
             log.error("job %s: its process ended with exit code %s", job_id, child.exitcode)
+            if self._run_again(job_id):
+                return
+            message = errors.WORKER_LOST
         with self.app.app_context():
             if message:
                 record_failed(uuid.UUID(job_id), message)
             sweep_workdir(self.app.config["WORK_DIR"], job_id)
-            discard_upload(job_id)  # the in-process queue retries nothing: the end is final
+            discard_upload(job_id)  # the row has ended: nothing runs it again
+
+    def _run_again(self, job_id: str) -> bool:
+        """A job whose process was killed (out of memory, say) is queued again, as a worker's
+        would be; its claim counts the run, so JOB_MAX_ATTEMPTS bounds the re-runs."""
+        with self.app.app_context():
+            import_string("jobs.workdir:sweep_workdir")(self.app.config["WORK_DIR"], job_id)
+            released = transition(uuid.UUID(job_id), [JobStatus.RUNNING], JobStatus.PENDING)
+        if released:
+            log.warning("job %s: queued again after its process was killed", job_id)
+            self.enqueue(job_id)
+        return released
 
     def join(self) -> None:
         """Block until every queued job has been processed (tests and graceful shutdown)."""
