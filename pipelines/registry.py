@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.params import Param
-from pipelines.plugins import frame_stats, image_basics
+from pipelines.plugins import frame_stats, image_basics, shots
 
 __all__ = ["SOURCE_TYPE", "VALUE_TYPES", "Param", "Plugin", "Tool", "get_registry"]
 
@@ -16,6 +16,7 @@ VALUE_TYPES: dict[str, dict[str, Any]] = {
     "frame": {"json": False, "doc": "RGB uint8 array of shape (height, width, 3)"},
     "gray": {"json": False, "doc": "float32 luminance array of shape (height, width), 0..1"},
     "metrics": {"json": True, "doc": "flat JSON object of numbers and booleans"},
+    "shot": {"json": False, "doc": "a kept frame's place in its shot, with its HSV planes"},
 }
 
 #: The type every entry node is fed with: the decoded video frame.
@@ -102,6 +103,40 @@ def build_registry() -> dict[str, Plugin]:
                 {"frame": "frame"},
                 "metrics",
                 "Hasler and Suesstrunk colourfulness",
+            ),
+        ),
+        "shots": _plugin(
+            "shots",
+            "Shot boundaries from HSV differences between kept frames, as PySceneDetect's.",
+            Tool(
+                "cuts",
+                shots.cuts,
+                {"frame": "frame"},
+                "shot",
+                "difference from the previous kept frame and whether a new shot starts",
+                params={
+                    "cut_score": Param(
+                        "number",
+                        shots.DEFAULT_CUT_SCORE,
+                        minimum=0,
+                        maximum=1,
+                        doc="scene_score at or above which a new shot starts",
+                    ),
+                    "min_shot_frames": Param(
+                        "integer",
+                        shots.DEFAULT_MIN_SHOT_FRAMES,
+                        minimum=0,
+                        doc="video frames a shot lasts at least before the next cut",
+                    ),
+                },
+                stateful=True,
+            ),
+            Tool(
+                "shot_metrics",
+                shots.shot_metrics,
+                {"shot": "shot"},
+                "metrics",
+                "scene_score, is_shot_start and shot_index",
             ),
         ),
     }

@@ -103,11 +103,24 @@ def _flat_numbers_problem(value: Any) -> str | None:
     return None
 
 
+def _shot_problem(value: Any) -> str | None:
+    shot_state = importlib.import_module("pipelines.plugins.shots").ShotState
+    if not isinstance(value, shot_state):
+        return f"returns {_describe(value)}, not a ShotState"
+    hsv = value.hsv
+    if not (isinstance(hsv, np.ndarray) and hsv.ndim == 3 and hsv.shape[0] == 3):
+        return f"holds hsv {_describe(hsv)}, not planes of shape (3, height, width)"
+    if not 0.0 <= value.score <= 1.0:
+        return f"holds score {value.score!r}, outside 0..1"
+    return None
+
+
 #: Checks of a value's shape beyond JSON-ness, per value type; None means the value is fine.
 TYPE_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "frame": _frame_problem,
     "gray": _gray_problem,
     "metrics": _flat_numbers_problem,
+    "shot": _shot_problem,
 }
 
 
