@@ -110,34 +110,38 @@ def test_out_of_memory_horse_killed_is_retried_then_completes(
 
 
 def test_deploy_sigterm_everything_then_sigkill_hands_the_job_back(
-    redis_url: str, tmp_path: Path, clip: Path, undisturbed: list[dict[str, Any]]
+    redis_url: str, tmp_path: Path, long_video_720p: Path
 ) -> None:
     """#6.3: SIGTERM to the worker, its work horse and ffmpeg at once, SIGKILL 10 s later, a
     new worker started: the job was handed back (never failed) and completes as undisturbed.
     The second stack sends SIGTERM to the worker process alone (systemd's KillMode=mixed)."""
+    clip = long_video_720p  # 40 s: still decoding when the signal comes, even on a quiet machine
+    undisturbed = VideoFilePipelineService().run_on_file(clip, "frame_stats", 1, None)
     with stacks(redis_url, tmp_path, count=2) as (everyone, parent_only):
-        runs = []
+        # One stack at a time, each stopped as soon as its own ffmpeg runs, so that no decode
+        # can finish before its signal, however loaded the machine is.
+        runs, stopped = [], []
         for stack in (everyone, parent_only):
             job_id = stack.submit(clip, pipeline_id="frame_stats")
             stack.start("clock")
-            runs.append((stack, job_id, stack.start("worker")))
-        for stack, job_id, worker in runs:
+            worker = stack.start("worker")
+            runs.append((stack, job_id, worker))
             stack.wait_for(job_id, {"running"}, 60)
             stack.wait_until(lambda w=worker: _decoding_horse(w.pid), 60, "no ffmpeg started")
-        targets = {
-            id(everyone): process_tree(runs[0][2].pid),
-            id(parent_only): [runs[1][2].pid],
-        }
-        assert any(is_ffmpeg(p) for p in targets[id(everyone)])
-        for stack, _job_id, _worker in runs:
-            signal_all(targets[id(stack)], signal.SIGTERM)
-        stopped_at = time.monotonic()
-        for stack, job_id, worker in runs:
+            if stack is everyone:
+                targets = process_tree(worker.pid)
+                assert any(is_ffmpeg(p) for p in targets)
+            else:
+                targets = [worker.pid]
+            signal_all(targets, signal.SIGTERM)
+            stopped.append(time.monotonic())
+        for (stack, job_id, worker), stopped_at in zip(runs, stopped, strict=True):
             seen = stack.wait_for(job_id, {"pending", "failed", "completed"}, 10, poll=0.02)
             handed_back = time.monotonic() - stopped_at
             assert seen["status"] == "pending", seen
             print(f"deploy: handed back {handed_back:.2f} s after SIGTERM")
             stack.wait_until(lambda w=worker: w.poll() is not None, 10, "the worker did not exit")
+        stopped_at = stopped[0]
         for stack, _job_id, _worker in runs:
             stack.start("worker")  # the new release's worker, while the old one is stopping
         time.sleep(max(0.0, 10 - (time.monotonic() - stopped_at)))
