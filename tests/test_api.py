@@ -222,7 +222,8 @@ boundary, body = encode_multipart({{"file": upload, "pipeline_id": "exposure"}})
 kind = "multipart/form-data; boundary=" + boundary
 assert client.post("/video/submit", data=body, content_type=kind).status_code == 503
 assert client.get("/video/pipelines").status_code == 200
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("moviepy", "imageio_ffmpeg", "jobs"))
+heavy = ("moviepy", "imageio_ffmpeg", "jobs", "cv2", "rapidocr", "onnxruntime")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 print(loaded)
 """
     done = subprocess.run(

@@ -37,7 +37,7 @@ def ensure_venv(requirements: str) -> None:
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     wanted = hashlib.sha256()
-    for name in ("requirements.txt", requirements):
+    for name in ("requirements.txt", "requirements-models.txt", requirements):
         wanted.update((REPO / name).read_bytes())
     stamp = VENV / f".installed-{Path(requirements).stem}"
     if stamp.exists() and stamp.read_text() == wanted.hexdigest():

@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import current_app
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import NotFound, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, NotFound, ServiceUnavailable
 
-from pipelines.engine import load_pipelines
+from pipelines.engine import Pipeline, load_pipelines
+from pipelines.registry import unavailable_reason
 from webapp.extensions import db
 from webapp.models import PROGRESS, Job, JobStatus, as_utc, transition
 from webapp.queueing import JobQueue, QueueUnavailable
@@ -45,17 +46,29 @@ def get_queue() -> JobQueue:
 DEFAULT_PIPELINE_ID = "frame_stats"
 
 
+def pipeline_unavailable_reason(pipeline: Pipeline) -> str | None:
+    """Why this server cannot run the pipeline (an optional package is missing), or None."""
+    return unavailable_reason(node.plugin for node in pipeline.nodes)
+
+
 def list_pipelines() -> dict[str, Any]:
-    """Every pipeline a client may submit, with its nodes, and the one used by default."""
-    return {
-        "pipelines": [p.describe() for p in load_pipelines().values()],
-        "default_pipeline_id": DEFAULT_PIPELINE_ID,
-    }
+    """Every pipeline a client may submit, whether it can run here, and the default one."""
+    described = []
+    for pipeline in load_pipelines().values():
+        reason = pipeline_unavailable_reason(pipeline)
+        described.append(
+            {**pipeline.describe(), "available": reason is None, "unavailable_reason": reason}
+        )
+    return {"pipelines": described, "default_pipeline_id": DEFAULT_PIPELINE_ID}
 
 
 def submit_job(form: dict[str, str], files: dict[str, FileStorage]) -> uuid.UUID:
     """Store the upload, commit a pending row, then enqueue; undo what was done on failure."""
-    submission = parse_submission(form, files, load_pipelines().keys(), DEFAULT_PIPELINE_ID)
+    pipelines = load_pipelines()
+    submission = parse_submission(form, files, pipelines.keys(), DEFAULT_PIPELINE_ID)
+    reason = pipeline_unavailable_reason(pipelines[submission.pipeline_id])
+    if reason:
+        raise BadRequest(f"pipeline {submission.pipeline_id!r} cannot run here: {reason}")
     job_id = uuid.uuid4()
     storage, key = get_storage(), input_key(job_id)
     storage.save_fileobj(key, submission.stream)

@@ -18,3 +18,8 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
 def luminance(frame: np.ndarray) -> np.ndarray:
     """Return Rec. 601 luma in 0..1 as float32, the base of exposure and sharpness."""
     return frame.astype(np.float32) @ _LUMA_WEIGHTS
+
+
+def full_frame(frame: np.ndarray) -> np.ndarray:
+    """Return the frame itself (no copy), so a node can take full-size pixels from an edge."""
+    return frame
