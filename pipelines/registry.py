@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.params import Param
-
 from pipelines.plugins import codes, frame_stats, image_basics, ocr, shots
 
 log = logging.getLogger(__name__)
@@ -197,6 +196,7 @@ def build_registry() -> dict[str, Plugin]:
                 "metrics",
                 "scene_score, is_shot_start and shot_index",
             ),
+        ),
         "ocr": _plugin(
             "ocr",
             "Printed text: PP-OCR detection and recognition models shipped in rapidocr's wheel.",

@@ -197,9 +197,9 @@ def test_unknown_type_is_reported_and_the_tool_not_run() -> None:
     found = one_tool("odd", unknown_type, {"frame": "video"}, "vectors")
     assert found == [
         f"{where('unknown_type')}: unknown-type: bad.odd frame type 'video' is not one of "
-        "['frame', 'gray', 'metrics', 'shot']",
+        "['codes', 'frame', 'gray', 'metrics', 'shot', 'text_regions', 'texts']",
         f"{where('unknown_type')}: unknown-type: bad.odd output type 'vectors' is not one of "
-        "['frame', 'gray', 'metrics', 'shot']",
+        "['codes', 'frame', 'gray', 'metrics', 'shot', 'text_regions', 'texts']",
     ]
 
 
