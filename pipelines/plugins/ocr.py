@@ -33,6 +33,10 @@ _engine: Any = None
 _lock = threading.Lock()
 
 
+def _blank_720p() -> np.ndarray:
+    return np.full((720, 1280, 3), 255, dtype=np.uint8)
+
+
 def _ocr() -> Any:
     """The process's one RapidOCR object with its detection and recognition models loaded."""
     global _engine
@@ -41,9 +45,10 @@ def _ocr() -> Any:
             from rapidocr import RapidOCR
 
             engine = RapidOCR(params=_ENGINE_PARAMS)
-            blank = np.full((64, 256, 3), 255, dtype=np.uint8)
-            engine(blank, use_det=True, use_cls=False, use_rec=False)  # loads the detector
-            engine.recognize_txt([blank[:48]])  # loads the recogniser
+            # One run of each model at a 720p frame's and a text line's shape: the first run
+            # at a shape costs several times a later one, so no job pays it.
+            engine(_blank_720p(), use_det=True, use_cls=False, use_rec=False)
+            engine.recognize_txt([_blank_720p()[:48, :320]])
             _engine = engine
         return _engine
 
