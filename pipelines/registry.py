@@ -206,6 +206,15 @@ def build_registry() -> dict[str, Plugin]:
                 {"frame": "frame"},
                 "text_regions",
                 "text regions: box, 4-point polygon (frame pixels) and detector score",
+                params={
+                    "min_score": Param(
+                        "number",
+                        ocr.MIN_REGION_SCORE,
+                        0.0,
+                        1.0,
+                        "regions the detector scores below this are dropped",
+                    )
+                },
             ),
             Tool(
                 "read",
@@ -213,6 +222,15 @@ def build_registry() -> dict[str, Plugin]:
                 {"frame": "frame", "regions": "text_regions"},
                 "texts",
                 "the text of each region, with the recogniser's confidence",
+                params={
+                    "min_confidence": Param(
+                        "number",
+                        ocr.MIN_CONFIDENCE,
+                        0.0,
+                        1.0,
+                        "texts recognised with less confidence than this are dropped",
+                    )
+                },
             ),
             requires=ocr.REQUIRES,
             install_hint=MODELS_INSTALL_HINT,
@@ -227,6 +245,10 @@ def build_registry() -> dict[str, Plugin]:
                 {"frame": "frame"},
                 "codes",
                 "decoded codes: kind, text, box and 4-point polygon (frame pixels)",
+                params={
+                    "qr": Param("boolean", True, doc="look for QR codes"),
+                    "barcodes": Param("boolean", True, doc="look for 1-D barcodes"),
+                },
             ),
             requires=codes.REQUIRES,
             install_hint=MODELS_INSTALL_HINT,

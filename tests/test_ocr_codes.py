@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from rq import SimpleWorker
 
 from pipelines import registry
+from pipelines.engine import DEFINITIONS_DIR, check_definition, compile_definition
 from pipelines.plugins import codes, ocr
 from tests.conftest import submit_video
 from tests.scene_videos import (
@@ -150,3 +153,18 @@ def test_warm_up_loads_models_once_and_skips_plugins_that_cannot_run(
     monkeypatch.setitem(sys.modules, "cv2", None)
     registry.warm_up()
     assert called == []  # both need OpenCV: neither is warmed up
+
+
+def test_node_params_are_checked_and_reach_the_tools() -> None:
+    raw = json.loads((DEFINITIONS_DIR / "ocr.json").read_text())
+    raw["nodes"][1]["params"] = {"min_score": 1.5, "floor": 0.2}
+    problems = {(p.pointer, p.rule) for p in check_definition(raw)}
+    assert problems == {
+        ("/nodes/1/params/min_score", "param-range"),
+        ("/nodes/1/params/floor", "unknown-param"),
+    }
+    raw = json.loads((DEFINITIONS_DIR / "codes.json").read_text())
+    raw["nodes"][0]["params"] = {"qr": False}
+    frame = np.asarray(codes_scene(qr=True, ean=True).image)
+    found = compile_definition(raw).run(frame)["codes"]
+    assert [c["kind"] for c in found] == ["ean_13"]

@@ -98,15 +98,10 @@ def _barcodes(gray: np.ndarray) -> list[dict[str, Any]]:
     return found
 
 
-def find_codes(frame: np.ndarray, qr: bool = True, barcodes: bool = True) -> dict[str, Any]:
+def scan(frame: np.ndarray, qr: bool = True, barcodes: bool = True) -> dict[str, Any]:
     """Decoded QR codes and barcodes: kind (qr, ean_13, ...), text, box and polygon."""
     import cv2
 
     gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
     codes = (_qr_codes(gray) if qr else []) + (_barcodes(gray) if barcodes else [])
     return {"codes": codes}
-
-
-def scan(frame: np.ndarray) -> dict[str, Any]:
-    """Registry entry for find_codes with both kinds on (until node params land)."""
-    return find_codes(frame)

@@ -16,7 +16,7 @@ import numpy as np
 
 #: Import names the plugin needs; the registry checks them without importing them.
 REQUIRES = ("rapidocr", "onnxruntime", "cv2")
-#: Default floors, also the node params' defaults (rapidocr's own defaults).
+#: Default floors of the node params (rapidocr's own defaults).
 MIN_REGION_SCORE = 0.5
 MIN_CONFIDENCE = 0.5
 #: Regions narrower or shorter than this many pixels are not worth recognising.
@@ -73,7 +73,7 @@ def _region(polygon: np.ndarray, width: int, height: int) -> dict[str, Any]:
     }
 
 
-def find_text(frame: np.ndarray, min_score: float = MIN_REGION_SCORE) -> dict[str, Any]:
+def detect(frame: np.ndarray, min_score: float = MIN_REGION_SCORE) -> dict[str, Any]:
     """Text regions of a frame: box [x0, y0, x1, y1], 4-point polygon, detector score."""
     height, width = frame.shape[:2]
     engine = _ocr()
@@ -90,7 +90,7 @@ def find_text(frame: np.ndarray, min_score: float = MIN_REGION_SCORE) -> dict[st
     return {"text_regions": regions}
 
 
-def read_text(
+def read(
     frame: np.ndarray, regions: dict[str, Any], min_confidence: float = MIN_CONFIDENCE
 ) -> dict[str, Any]:
     """The text of each region whose recognition is at least min_confidence, with its box."""
@@ -122,13 +122,3 @@ def read_text(
                 }
             )
     return {"texts": texts}
-
-
-def detect(frame: np.ndarray) -> dict[str, Any]:
-    """Registry entry for find_text with the default floor (until node params land)."""
-    return find_text(frame)
-
-
-def read(frame: np.ndarray, regions: dict[str, Any]) -> dict[str, Any]:
-    """Registry entry for read_text with the default floor (until node params land)."""
-    return read_text(frame, regions)
