@@ -111,17 +111,17 @@ def test_lock_mirrors_a_new_requirements_file_and_a_stale_lock_is_caught(
     (project / "requirements-models.txt").unlink(missing_ok=True)
     assert dependencies.write_pyproject(project) is ((REPO / "requirements-models.txt").is_file())
     (project / "requirements-models.txt").write_text(
-        "# optional\n-r requirements.txt\nsegno==1.6.6  # QR codes\n", encoding="utf-8"
+        "# optional\n-r requirements.txt\nqrcode==8.2  # QR codes\n", encoding="utf-8"
     )
     assert (
-        "requirements-models.txt has segno==1.6.6; pyproject.toml [dependency-groups] models "
+        "requirements-models.txt has qrcode==8.2; pyproject.toml [dependency-groups] models "
         "does not" in dependencies.problems(project)
     )
     assert dependencies.write_pyproject(project)
-    assert '\nmodels = [\n    "segno==1.6.6",\n]\n' in (project / "pyproject.toml").read_text()
+    assert '\nmodels = [\n    "qrcode==8.2",\n]\n' in (project / "pyproject.toml").read_text()
     found = dependencies.problems(project)
     assert "uv.lock was locked for another [dependency-groups] models" in found
-    assert "requirements-models.txt pins segno==1.6.6; uv.lock does not have it" in found
+    assert "requirements-models.txt pins qrcode==8.2; uv.lock does not have it" in found
     assert uv_lock_check(project, tmp_path).returncode != 0
     assert not dependencies.write_pyproject(project), "a second run changes nothing"
 
