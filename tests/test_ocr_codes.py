@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from rq import SimpleWorker
 
 from pipelines import registry
 from pipelines.engine import DEFINITIONS_DIR, check_definition, compile_definition
+from pipelines.errors import PipelineError
 from pipelines.plugins import codes, ocr
-from tests.conftest import submit_video
+from tests.conftest import REPO, submit_video
 from tests.scene_videos import (
     EAN_13,
     FRAMES_PER_SCENE,
@@ -31,6 +33,7 @@ from tests.scene_videos import (
     text_scene,
     write_scenes,
 )
+from tests.test_integration_rq import _stock_worker_command, _worker_env
 
 TEXT_SCENES = [
     text_scene(busy=False),
@@ -168,3 +171,49 @@ def test_node_params_are_checked_and_reach_the_tools() -> None:
     frame = np.asarray(codes_scene(qr=True, ean=True).image)
     found = compile_definition(raw).run(frame)["codes"]
     assert [c["kind"] for c in found] == ["ean_13"]
+
+
+@pytest.mark.integration
+def test_stock_rq_worker_warms_up_then_forks_work_horses_that_read_text_and_codes(
+    pg_app: Flask, text_video: Path, codes_video: Path
+) -> None:
+    """Models loaded in the worker's parent still work in each forked work horse."""
+    client = pg_app.test_client()
+    stride = str(FRAMES_PER_SCENE)
+    jobs = {
+        "ocr": submit_video(
+            client, text_video, pipeline_id="ocr", frame_stride=stride, max_frames="2"
+        ),
+        "codes": submit_video(client, codes_video, pipeline_id="codes", frame_stride=stride),
+    }
+    command = [*_stock_worker_command(pg_app), "--burst"]
+    done = subprocess.run(
+        command, env=_worker_env(pg_app), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    for pipeline_id, scenes in (("ocr", TEXT_SCENES[:2]), ("codes", CODE_SCENES)):
+        job_id = jobs[pipeline_id].json["job_id"]
+        assert client.get(f"/video/status/{job_id}").json["status"] == "completed", done.stderr
+        results = client.get(f"/video/results/{job_id}").json["results"]
+        found = [r["result"]["texts" if pipeline_id == "ocr" else "codes"] for r in results]
+        assert [sorted(i["text"] for i in items) for items in found] == [
+            sorted(s.drawn) for s in scenes
+        ]
+
+
+def test_a_worker_without_the_packages_fails_the_job_with_a_sentence_saying_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.errors import public_message
+
+    frame = np.zeros((48, 64, 3), dtype=np.uint8)
+    monkeypatch.setattr(ocr, "_engine", None)
+    monkeypatch.setitem(sys.modules, "rapidocr", None)
+    with pytest.raises(PipelineError) as raised:
+        ocr.detect(frame)
+    assert public_message(raised.value) == ocr.NOT_INSTALLED
+    monkeypatch.setattr(codes, "_detectors", {})
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(PipelineError) as raised:
+        codes.scan(frame)
+    assert "requirements-models.txt" in public_message(raised.value)

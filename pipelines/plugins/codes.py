@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.errors import PipelineError
+
 #: Import names the plugin needs; the registry checks them without importing them.
 REQUIRES = ("cv2",)
 #: OpenCV's barcode detector finds bars of one apparent size per downsampling size: the
@@ -19,16 +21,28 @@ BARCODE_DOWNSAMPLING = (512.0, 256.0)
 #: Two finds of one code overlap at least this much (intersection over union).
 SAME_CODE_IOU = 0.3
 
+#: What a job sees if this worker lacks OpenCV (the web checks its own environment).
+NOT_INSTALLED = (
+    "the codes pipeline's packages are not installed on this worker; "
+    "install requirements-models.txt there"
+)
 _detectors: dict[str, Any] = {}
 _lock = threading.Lock()
+
+
+def _cv2() -> Any:
+    try:
+        import cv2
+    except ImportError as exc:
+        raise PipelineError(NOT_INSTALLED) from exc
+    return cv2
 
 
 def _get(name: str) -> Any:
     """The process's detectors, made once: the QR detector and one barcode detector per size."""
     with _lock:
         if not _detectors:
-            import cv2
-
+            cv2 = _cv2()
             _detectors["qr"] = cv2.QRCodeDetectorAruco()
             for size in BARCODE_DOWNSAMPLING:
                 detector = cv2.barcode.BarcodeDetector()
@@ -100,8 +114,7 @@ def _barcodes(gray: np.ndarray) -> list[dict[str, Any]]:
 
 def scan(frame: np.ndarray, qr: bool = True, barcodes: bool = True) -> dict[str, Any]:
     """Decoded QR codes and barcodes: kind (qr, ean_13, ...), text, box and polygon."""
-    import cv2
-
+    cv2 = _cv2()
     gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
     codes = (_qr_codes(gray) if qr else []) + (_barcodes(gray) if barcodes else [])
     return {"codes": codes}

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.errors import PipelineError
+
 #: Import names the plugin needs; the registry checks them without importing them.
 REQUIRES = ("rapidocr", "onnxruntime", "cv2")
 #: Default floors of the node params (rapidocr's own defaults).
@@ -29,6 +31,11 @@ _ENGINE_PARAMS: dict[str, Any] = {
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
 }
 
+#: What a job sees if this worker lacks the packages (the web checks its own environment).
+NOT_INSTALLED = (
+    "the ocr pipeline's packages are not installed on this worker; "
+    "install requirements-models.txt there"
+)
 _engine: Any = None
 _lock = threading.Lock()
 
@@ -38,24 +45,29 @@ def _blank_720p() -> np.ndarray:
 
 
 def _ocr() -> Any:
-    """The process's one RapidOCR object with its detection and recognition models loaded."""
+    """The process's one RapidOCR object; its models load on first use (or in warm_up)."""
     global _engine
     with _lock:
         if _engine is None:
-            from rapidocr import RapidOCR
+            try:
+                from rapidocr import RapidOCR
+            except ImportError as exc:
+                raise PipelineError(NOT_INSTALLED) from exc
 
-            engine = RapidOCR(params=_ENGINE_PARAMS)
-            # One run of each model at a 720p frame's and a text line's shape: the first run
-            # at a shape costs several times a later one, so no job pays it.
-            engine(_blank_720p(), use_det=True, use_cls=False, use_rec=False)
-            engine.recognize_txt([_blank_720p()[:48, :320]])
-            _engine = engine
+            _engine = RapidOCR(params=_ENGINE_PARAMS)
         return _engine
 
 
 def warm_up() -> None:
-    """Load both models now (in the worker's parent), not in the first job."""
-    _ocr()
+    """Load both models now (in the worker's parent), not in the first job.
+
+    Each model also runs once at a 720p frame's and a text line's shape: the first run at
+    a shape costs several times a later one, and the forked work horses inherit the result.
+    """
+    engine = _ocr()
+    with _lock:
+        engine(_blank_720p(), use_det=True, use_cls=False, use_rec=False)
+        engine.recognize_txt([_blank_720p()[:48, :320]])
 
 
 def _bgr(frame: np.ndarray) -> np.ndarray:
@@ -94,6 +106,7 @@ def read(
     frame: np.ndarray, regions: dict[str, Any], min_confidence: float = MIN_CONFIDENCE
 ) -> dict[str, Any]:
     """The text of each region whose recognition is at least min_confidence, with its box."""
+    engine = _ocr()
     from rapidocr.utils.process_img import get_rotate_crop_image
 
     bgr, kept, crops = None, [], []
@@ -107,7 +120,6 @@ def read(
         kept.append(region)
     if not crops:
         return {"texts": []}
-    engine = _ocr()
     with _lock:
         recognised = engine.recognize_txt(crops)
     texts = []
