@@ -11,8 +11,10 @@ from sqlalchemy import delete, select
 
 from webapp.extensions import db
 from webapp.models import Job, JobRun, JobStatus
+from webapp.results import delete_results
 from webapp.services import get_storage
 from webapp.storage import StorageError
+from webapp.submissions import IdempotencyKey, JobOwner
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def prune_jobs(older_than_days: int) -> int:
             for key in (job.input_path, job.output_path):
                 if key:
                     storage.delete(key)
+            if job.output_path:
+                delete_results(storage, job.job_id)  # the frame index beside the results
         except StorageError as exc:
             log.warning("job %s: not pruned, its files could not be deleted: %s", job.job_id, exc)
             continue
@@ -78,3 +82,5 @@ def _delete_side_rows(job_id: uuid.UUID) -> None:
     PostgreSQL would cascade; SQLite does not enforce foreign keys unless asked.
     """
     db.session.execute(delete(JobRun).where(JobRun.job_id == job_id))
+    db.session.execute(delete(JobOwner).where(JobOwner.job_id == job_id))
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.job_id == job_id))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, transition
+from webapp.results import delete_results
 from webapp.services import get_storage
 from webapp.storage import StorageError
 
@@ -114,5 +115,6 @@ def _another_run_will_write(row_id: uuid.UUID) -> bool:
 def _delete_results(row_id: uuid.UUID, key: str) -> None:
     try:
         get_storage().delete(key)
+        delete_results(get_storage(), row_id)  # the frame index beside the results too
     except StorageError as exc:
         log.error("job %s: could not delete results %s no row points to: %s", row_id, key, exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from contextlib import AbstractContextManager, nullcontext
@@ -20,7 +19,8 @@ from jobs.workdir import job_workdir, sweep_workdir
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Claim, Job, claim, hand_back
-from webapp.services import get_storage, results_key
+from webapp.results import write_results
+from webapp.services import get_storage
 
 log = logging.getLogger(__name__)
 #: RQ re-queues a handed-back job this many times at most; the row bounds real attempts.
@@ -93,15 +93,12 @@ def _process(job_id: str) -> Retry | None:
     heartbeat = Heartbeat(db.engine, row_id, won.run_id, config["HEARTBEAT_SECONDS"])
     try:
         with heartbeat, stop_requests_interrupt():
-            results = _run_pipeline(job_id, input_path, pipeline_id, frame_stride, max_frames)
+            key = _run_pipeline(job_id, input_path, pipeline_id, frame_stride, max_frames)
         if heartbeat.lost.is_set():
             log.warning("job %s: another run took it over; this run's results dropped", job_id)
             return None
-        key = results_key(row_id)
-        document = {"job_id": job_id, "pipeline_id": pipeline_id, "results": results}
-        get_storage().put_bytes(key, json.dumps(document, separators=(",", ":")).encode())
         if record_completed(row_id, key, won.run_id):
-            log.info("job %s: completed with %d frame results", job_id, len(results))
+            log.info("job %s: completed", job_id)
             discard_upload(row_id)
         return None
     except BaseException as exc:
@@ -139,14 +136,20 @@ def _give_up(row_id: uuid.UUID, won: Claim) -> None:
 
 def _run_pipeline(
     job_id: str, input_path: str, pipeline_id: str, frame_stride: int, max_frames: int | None
-) -> list[dict]:
+) -> str:
+    """Run the pipeline on a local copy, writing frame results to storage as they come."""
     from pipelines.service import VideoFilePipelineService
 
     work_root = current_app.config["WORK_DIR"]
     sweep_workdir(work_root)  # folders of killed processes on this machine
     with job_workdir(work_root, job_id) as workdir:
         local_copy = Path(workdir) / "input.mp4"
-        get_storage().download_to(input_path, local_copy)
-        return VideoFilePipelineService().run_on_file(
-            local_copy, pipeline_id, frame_stride, max_frames
+        storage = get_storage()
+        storage.download_to(input_path, local_copy)
+        return write_results(
+            storage,
+            job_id,
+            VideoFilePipelineService().iter_on_file(
+                local_copy, pipeline_id, frame_stride, max_frames
+            ),
         )

@@ -7,8 +7,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from webapp import models  # noqa: F401  (registers the tables on the metadata)
-from webapp.config import config_from_env, ensure_sqlite_directory
+from webapp import models, submissions  # noqa: F401  (registers the tables on the metadata)
+from webapp.config import config_from_env_or_exit, ensure_sqlite_directory
 from webapp.extensions import db
 
 config = context.config
@@ -18,7 +18,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 # A caller (tests, tools) may pass a URL in the config; else the app's configuration decides.
 if not config.get_main_option("sqlalchemy.url"):
     config.set_main_option(
-        "sqlalchemy.url", config_from_env()["SQLALCHEMY_DATABASE_URI"].replace("%", "%%")
+        "sqlalchemy.url", config_from_env_or_exit()["SQLALCHEMY_DATABASE_URI"].replace("%", "%%")
     )
 target_metadata = db.metadata
 

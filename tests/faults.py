@@ -140,7 +140,7 @@ class Stack:
 
     def submit(self, video: Path, **fields: str) -> str:
         response = submit_video(self.client, video, **fields)
-        assert response.status_code == 200, response.json
+        assert response.status_code == 202, response.json
         return response.json["job_id"]
 
     def status(self, job_id: str) -> dict[str, Any]:

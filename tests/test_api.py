@@ -44,9 +44,10 @@ def test_submit_status_results_end_to_end(sqlite_app: Flask, video_30: Path) -> 
     response = _submit(
         client, video_30, pipeline_id="frame_stats", frame_stride="3", max_frames="4"
     )
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert list(response.json) == ["job_id"] and UUID4.match(response.json["job_id"])
     job_id = response.json["job_id"]
+    assert response.headers["Location"] == f"/video/status/{job_id}"
     sqlite_app.extensions["video_queue"].join()
 
     status = client.get(f"/video/status/{job_id}").json
@@ -61,7 +62,10 @@ def test_submit_status_results_end_to_end(sqlite_app: Flask, video_30: Path) -> 
     assert [r["frame_index"] for r in results.json["results"]] == [0, 3, 6, 9]
     first = results.json["results"][0]["result"]
     assert {"timestamp_ms", "brightness", "sharpness", "colourfulness", "is_black"} <= set(first)
-    assert _storage_files(sqlite_app) == [f"{job_id}_results.json"]  # the upload is deleted
+    assert _storage_files(sqlite_app) == [
+        f"{job_id}_results.index",
+        f"{job_id}_results.json",
+    ]
 
 
 def test_pending_job_reports_zero_progress_and_no_results(

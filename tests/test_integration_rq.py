@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _submit(client: FlaskClient, video: Path, **fields: str) -> str:
     response = submit_video(client, video, **fields)
-    assert response.status_code == 200, response.json
+    assert response.status_code == 202, response.json
     return response.json["job_id"]
 
 

@@ -33,7 +33,10 @@ def test_upload_and_results_live_in_the_bucket(pg_app: Flask, s3_env: str, video
     results = client.get(f"/video/results/{job_id}").json["results"]
     assert [r["frame_index"] for r in results] == [0, 10, 20]
     listed = bucket.list_objects_v2(Bucket=S3_BUCKET, Prefix="e2e/")
-    assert sorted(o["Key"] for o in listed["Contents"]) == [f"e2e/{job_id}_results.json"]
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        f"e2e/{job_id}_results.index",
+        f"e2e/{job_id}_results.json",
+    ]
     queue.connection.close()
     with app.app_context():
         db.engine.dispose()

@@ -139,7 +139,10 @@ def test_smoke_script_passes_against_the_real_service(live_service: tuple[str, P
     assert "FAIL" not in proc.stdout
     # The job really ran in the service: its results are in storage, its upload is deleted.
     job_id = re.search(r'"job_id": "([0-9a-f-]{36})"', proc.stdout).group(1)
-    assert sorted(p.name for p in storage.iterdir()) == [f"{job_id}_results.json"]
+    assert sorted(p.name for p in storage.iterdir()) == [
+        f"{job_id}_results.index",
+        f"{job_id}_results.json",
+    ]
     stored = json.loads((storage / f"{job_id}_results.json").read_text())
     assert [r["frame_index"] for r in stored["results"]] == [0, 2, 4, 6, 8]
 
@@ -168,7 +171,7 @@ def good_status() -> dict[str, Any]:
 def good_answers() -> dict[str, tuple[int, Any]]:
     """What the real service answers to each of the script's requests."""
     return {
-        "submit": (200, {"job_id": JOB_ID}),
+        "submit": (202, {"job_id": JOB_ID}),
         "status": (200, good_status()),
         "results": (200, good_results()),
         "reject": (400, {"detail": "the uploaded file is not an MP4/MOV video"}),
@@ -240,10 +243,10 @@ def _frames(indices: list[int], result: Any = None) -> list[dict[str, Any]]:
 
 
 DEVIATIONS = {
-    "submit-extra-key": ("submit", (200, {"job_id": "x", "extra": 1}), "exactly the key job_id"),
-    "submit-not-uuid": ("submit", (200, {"job_id": "x"}), "job_id is not a UUID"),
-    "submit-status": ("submit", (201, {"job_id": JOB_ID}), "expected HTTP 200, got 201"),
-    "submit-not-json": ("submit", (200, "<html>ok</html>"), "not JSON"),
+    "submit-extra-key": ("submit", (202, {"job_id": "x", "extra": 1}), "exactly the key job_id"),
+    "submit-not-uuid": ("submit", (202, {"job_id": "x"}), "job_id is not a UUID"),
+    "submit-status": ("submit", (201, {"job_id": JOB_ID}), "expected HTTP 202, got 201"),
+    "submit-not-json": ("submit", (202, "<html>ok</html>"), "not JSON"),
     "job-failed": (
         "status",
         (200, {**good_status(), "status": "failed", "error_message": "boom"}),
@@ -301,7 +304,7 @@ def test_smoke_script_gives_up_on_a_job_that_never_completes() -> None:
 def test_smoke_script_fails_when_nothing_listens() -> None:
     proc = run_script(f"http://127.0.0.1:{free_port()}")
     assert proc.returncode == 1
-    assert "submit: expected HTTP 200, got 000" in proc.stdout
+    assert "submit: expected HTTP 202, got 000" in proc.stdout
 
 
 # --------------------------------------------------------------------------- the Procfile

@@ -130,10 +130,10 @@ VIDEO="$WORK/smoke.mp4"
     fail "ffmpeg could not make the test video"
 ok "made a 30-frame test video"
 
-# 2. Submit it: 200 and exactly {"job_id": "<uuid>"}.
+# 2. Submit it: 202 Accepted and exactly {"job_id": "<uuid>"}.
 code="$(request submit -F "file=@$VIDEO;type=video/mp4" -F pipeline_id=frame_stats \
     -F frame_stride=2 -F max_frames=5 "$BASE_URL/video/submit")"
-[[ "$code" == 200 ]] || fail "submit: expected HTTP 200, got $code: $(head -c 300 "$WORK/submit.json")"
+[[ "$code" == 202 ]] || fail "submit: expected HTTP 202, got $code: $(head -c 300 "$WORK/submit.json")"
 JOB_ID="$(check submit "$WORK/submit.json")" || fail "submit: $JOB_ID"
 ok "submit answered {\"job_id\": \"$JOB_ID\"}"
 

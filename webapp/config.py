@@ -19,6 +19,10 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+class ConfigError(ValueError):
+    """A setting in the environment that cannot be used; the message names the variable."""
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -26,9 +30,9 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {raw[:40]!r}") from None
     if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
+        raise ConfigError(f"{name} must be at least 1, not {value}")
     return value
 
 
@@ -38,7 +42,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+    raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
 
 
 def default_database_url() -> str:
@@ -46,8 +50,38 @@ def default_database_url() -> str:
     return "sqlite:///" + str((DEFAULT_DATA_DIR / "video_jobs.sqlite3").resolve())
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if raw not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {raw[:40]!r}")
+    return raw
+
+
+def _file_mode(env: Mapping[str, str]) -> int:
+    raw = env.get("STORAGE_FILE_MODE", "").strip() or "0600"
+    try:
+        mode = int(raw, 8)
+    except ValueError:
+        mode = -1
+    if not 0o400 <= mode <= 0o666 or not mode & 0o600 == 0o600:
+        raise ConfigError(
+            f"STORAGE_FILE_MODE must be an octal mode from 0600 to 0666, not {raw[:40]!r}"
+        )
+    return mode
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[str, ...]:
+    tokens = tuple(t.strip() for t in env.get("API_TOKENS", "").split(",") if t.strip())
+    if any(len(t) < 16 or not t.isascii() or not t.isprintable() or " " in t for t in tokens):
+        raise ConfigError("API_TOKENS must be comma-separated printable tokens of 16+ characters")
+    return tokens
+
+
 def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read DATABASE_URL, REDIS_URL, STORAGE_URL, MAX_UPLOAD_MB, JOB_TIMEOUT and the rest."""
+    """Read the settings the README's configuration table lists; ConfigError names a bad one."""
     env = os.environ if env is None else env
     default_db = default_database_url()
     max_upload_mb = _positive_int(env, "MAX_UPLOAD_MB", 1024)
@@ -61,6 +95,10 @@ def config_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "QUEUE_NAME": env.get("QUEUE_NAME") or QUEUE_NAME,
         **reliability_settings(env),
         **hygiene_settings(env),
+        "LOG_LEVEL": _log_level(env),
+        "POLL_INTERVAL": _positive_int(env, "POLL_INTERVAL", 2),
+        "STORAGE_FILE_MODE": _file_mode(env),
+        "API_TOKENS": _tokens(env),
     }
 
 
@@ -90,8 +128,16 @@ def reliability_settings(env: Mapping[str, str]) -> dict[str, int]:
         "JOB_MAX_ATTEMPTS": _positive_int(env, "JOB_MAX_ATTEMPTS", 3),
     }
     if settings["HEARTBEAT_STALE_SECONDS"] < 2 * settings["HEARTBEAT_SECONDS"]:
-        raise ValueError("HEARTBEAT_STALE_SECONDS must be at least twice HEARTBEAT_SECONDS")
+        raise ConfigError("HEARTBEAT_STALE_SECONDS must be at least twice HEARTBEAT_SECONDS")
     return settings
+
+
+def config_from_env_or_exit() -> dict[str, Any]:
+    """For entry points (flask, gunicorn, alembic, rq): one line naming the bad setting, exit 1."""
+    try:
+        return config_from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
 
 
 def ensure_sqlite_directory(url: str) -> None:

@@ -11,7 +11,6 @@ import os
 import pathlib
 import re
 import shutil
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +48,7 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def describe(self) -> str: ...
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
 
 
 def validate_key(key: str) -> str:
@@ -64,13 +64,17 @@ def validate_key(key: str) -> str:
     return key
 
 
+#: Stored files are readable by the service's user only unless STORAGE_FILE_MODE says otherwise.
+DEFAULT_FILE_MODE = 0o600
+
+
 @contextmanager
-def _atomic_file(path: pathlib.Path) -> Iterator[BinaryIO]:
+def _atomic_file(path: pathlib.Path, mode: int = DEFAULT_FILE_MODE) -> Iterator[BinaryIO]:
     """Yield a temp file next to ``path`` that replaces ``path`` only if the block succeeds."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    # os.open with 0o666 honours the umask, unlike mkstemp's 0o600, so other users can read.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
+        os.fchmod(fd, mode)  # the exact mode, whatever the umask
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -84,8 +88,11 @@ def _atomic_file(path: pathlib.Path) -> Iterator[BinaryIO]:
 class LocalStorage:
     """Stores objects as files under one directory (a shared volume in multi-host setups)."""
 
-    def __init__(self, root: pathlib.Path) -> None:
+    def __init__(self, root: pathlib.Path, file_mode: int = DEFAULT_FILE_MODE) -> None:
         self.root = pathlib.Path(root).absolute()
+        self.file_mode = file_mode
+        # Folders get the search bit wherever the files get read access (0600 -> 0700).
+        self.dir_mode = file_mode | ((file_mode & 0o444) >> 2)
 
     def _path(self, key: str) -> pathlib.Path:
         return self.root / validate_key(key)
@@ -93,8 +100,8 @@ class LocalStorage:
     def _write(self, key: str, writer: Callable[[BinaryIO], object]) -> None:
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _atomic_file(path) as fh:
+            path.parent.mkdir(mode=self.dir_mode, parents=True, exist_ok=True)
+            with _atomic_file(path, self.file_mode) as fh:
                 writer(fh)
         except OSError as exc:
             raise StorageError(f"cannot write {key!r} under {self.describe()}: {exc}") from exc
@@ -142,144 +149,47 @@ class LocalStorage:
         """Tell whether an object is stored under ``key``."""
         return self._path(key).is_file()
 
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Open the object now (ObjectNotFound here) and stream bytes ``start..end`` in chunks."""
+        try:
+            fh = self._path(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ObjectNotFound(f"no object {key!r} in {self.describe()}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r} from {self.describe()}: {exc}") from exc
+        fh.seek(start)
+        return _chunks(fh, None if end is None else end - start)
+
     def describe(self) -> str:
         """Return a ``file://`` URL of the root directory for logs."""
         return self.root.as_uri()
 
 
-class S3Storage:
-    """Stores objects in an S3 (or S3-compatible) bucket under an optional key prefix."""
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        client: Any | None = None,
-        *,
-        transfer_config: Any | None = None,
-        client_config: Any | None = None,
-    ) -> None:
-        if not bucket:
-            raise ValueError("S3 bucket name must not be empty")
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        if self.prefix:
-            validate_key(self.prefix)
-        self._client = client
-        self._client_config = client_config
-        self._client_lock = threading.Lock()
-        if transfer_config is None:
-            from boto3.s3.transfer import TransferConfig
-
-            transfer_config = TransferConfig(
-                multipart_threshold=MULTIPART_THRESHOLD,
-                multipart_chunksize=MULTIPART_CHUNKSIZE,
-                max_concurrency=4,
-            )
-        self.transfer_config = transfer_config
-
-    @property
-    def client(self) -> Any:
-        """The boto3 S3 client, created on first use so env config and forks are respected."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    import boto3
-
-                    # A private session: the default one is not safe to share across threads.
-                    session = boto3.session.Session()
-                    self._client = session.client("s3", config=self._client_config)
-        return self._client
-
-    def _full_key(self, key: str) -> str:
-        validate_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    @contextmanager
-    def _translate(self, action: str, key: str) -> Iterator[None]:
-        """Turn boto errors into ObjectNotFound / StorageError with a one-line message."""
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        where = f"s3://{self.bucket}/{self._full_key(key)}"
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound"):
-                raise ObjectNotFound(f"no object {where}") from exc
-            msg = error.get("Message") or exc
-            raise StorageError(_one_line(f"S3 {action} {where} failed: {code} {msg}")) from exc
-        except (BotoCoreError, Boto3Error) as exc:
-            raise StorageError(_one_line(f"S3 {action} {where} failed: {exc}")) from exc
-        except OSError as exc:  # local side of a transfer: unreadable stream, unwritable dest
-            raise StorageError(_one_line(f"S3 {action} {where} failed: {exc}")) from exc
-
-    def save_fileobj(self, key: str, fileobj: BinaryIO) -> None:
-        """Stream ``fileobj`` to S3, in parts when it is large, without buffering it all."""
-        full = self._full_key(key)
-        with self._translate("upload", key):
-            self.client.upload_fileobj(fileobj, self.bucket, full, Config=self.transfer_config)
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Store a small object in a single PUT."""
-        full = self._full_key(key)
-        with self._translate("put", key):
-            self.client.put_object(Bucket=self.bucket, Key=full, Body=data)
-
-    def get_bytes(self, key: str) -> bytes:
-        """Return the whole object; raise ObjectNotFound if it does not exist."""
-        full = self._full_key(key)
-        with self._translate("get", key):
-            body = self.client.get_object(Bucket=self.bucket, Key=full)["Body"]
-            try:
-                return body.read()
-            finally:
-                body.close()
-
-    def download_to(self, key: str, dest: pathlib.Path) -> None:
-        """Download to ``dest`` via a temp file, so a failure never leaves a partial ``dest``."""
-        full = self._full_key(key)
-        dest = pathlib.Path(dest)
-        with self._translate("download", key), _atomic_file(dest) as fh:
-            self.client.download_fileobj(self.bucket, full, fh, Config=self.transfer_config)
-
-    def delete(self, key: str) -> None:
-        """Remove the object; deleting a missing key is not an error."""
-        full = self._full_key(key)
-        try:
-            with self._translate("delete", key):
-                self.client.delete_object(Bucket=self.bucket, Key=full)
-        except ObjectNotFound:
-            pass
-
-    def exists(self, key: str) -> bool:
-        """Tell whether an object is stored under ``key`` (HEAD request)."""
-        full = self._full_key(key)
-        try:
-            with self._translate("head", key):
-                self.client.head_object(Bucket=self.bucket, Key=full)
-        except ObjectNotFound:
-            return False
-        return True
-
-    def describe(self) -> str:
-        """Return ``s3://bucket/prefix`` for logs."""
-        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+def _chunks(fh: Any, remaining: int | None) -> Iterator[bytes]:
+    """Read ``remaining`` bytes (all if None) in CHUNK_SIZE pieces; close ``fh`` at the end."""
+    try:
+        while remaining is None or remaining > 0:
+            chunk = fh.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def storage_from_url(url: str) -> Storage:
+def storage_from_url(url: str, file_mode: int = DEFAULT_FILE_MODE) -> Storage:
     """Build the store named by STORAGE_URL: ``file:///dir``, ``s3://bucket/prefix`` or a path."""
     if not url or not url.strip():
         raise ValueError("storage URL is empty; expected file:///abs/dir, s3://bucket[/prefix]")
     url = url.strip()
     if not _SCHEME_RE.match(url):
-        return LocalStorage(pathlib.Path(url).expanduser().resolve())
+        return LocalStorage(pathlib.Path(url).expanduser().resolve(), file_mode)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if parts.query or parts.fragment:
@@ -288,8 +198,10 @@ def storage_from_url(url: str) -> Storage:
         path = unquote(parts.path)
         if parts.netloc not in ("", "localhost") or not path.startswith("/"):
             raise ValueError(f"file storage URL must be absolute, like file:///abs/dir: {url!r}")
-        return LocalStorage(pathlib.Path(path))
+        return LocalStorage(pathlib.Path(path), file_mode)
     if scheme == "s3":
+        from webapp.storage_s3 import S3Storage
+
         if not parts.netloc:
             raise ValueError(f"S3 storage URL needs a bucket, like s3://bucket/prefix: {url!r}")
         return S3Storage(parts.netloc, unquote(parts.path).strip("/"))
@@ -297,3 +209,12 @@ def storage_from_url(url: str) -> Storage:
         f"unsupported storage URL scheme {parts.scheme!r} in {url!r}; "
         "expected file:///abs/dir, s3://bucket[/prefix] or a filesystem path"
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``webapp.storage.S3Storage`` still names the S3 backend, imported on first use."""
+    if name == "S3Storage":
+        from webapp.storage_s3 import S3Storage
+
+        return S3Storage
+    raise AttributeError(name)
