@@ -25,7 +25,7 @@ def _files(app: Flask) -> set[str]:
 def _run(app: Flask, video: Path, **fields: str) -> str:
     client = app.test_client()
     response = submit_video(client, video, **fields)
-    assert response.status_code == 200, response.json
+    assert response.status_code == 202, response.json
     app.extensions["video_queue"].join()
     return response.json["job_id"]
 
@@ -40,14 +40,14 @@ def test_upload_is_deleted_when_the_job_completes_or_fails(
     client = sqlite_app.test_client()
     assert client.get(f"/video/status/{done}").json["status"] == "completed"
     assert client.get(f"/video/status/{failed}").json["status"] == "failed"
-    assert _files(sqlite_app) == {f"{done}_results.json"}
+    assert _files(sqlite_app) == {f"{done}_results.json", f"{done}_results.index"}
     assert len(client.get(f"/video/results/{done}").json["results"]) == 2
 
 
 def test_keep_uploads_keeps_them(sqlite_app: Flask, video_30: Path) -> None:
     app = create_app({**sqlite_app.config, "KEEP_UPLOADS": True})
     job_id = _run(app, video_30, max_frames="2")
-    assert _files(app) == {f"{job_id}.mp4", f"{job_id}_results.json"}
+    assert _files(app) == {f"{job_id}.mp4", f"{job_id}_results.json", f"{job_id}_results.index"}
 
 
 def test_a_pending_job_keeps_its_upload(sqlite_app: Flask, video_30: Path, monkeypatch) -> None:
@@ -88,6 +88,7 @@ def _prune_scenario(app: Flask, video: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert _files(app) == {
         f"{recent_done}.mp4",
         f"{recent_done}_results.json",
+        f"{recent_done}_results.index",
         f"{old_pending}.mp4",
     }
     client = app.test_client()

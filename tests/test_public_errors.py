@@ -62,7 +62,7 @@ def test_scrub_keeps_the_sentence_and_drops_internals() -> None:
 def _pending_job(app: Flask, video: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr(app.extensions["video_queue"], "enqueue", lambda job_id: None)
     response = submit_video(app.test_client(), video, max_frames="2")
-    assert response.status_code == 200
+    assert response.status_code == 202
     return response.json["job_id"]
 
 
