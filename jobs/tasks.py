@@ -98,7 +98,7 @@ def _process(job_id: str) -> Retry | None:
             log.warning("job %s: another run took it over; this run's results dropped", job_id)
             return None
         if record_completed(row_id, key, won.run_id):
-            log.info("job %s: completed", job_id)
+            log.info("job %s: completed with results stored as %s", job_id, key)
             discard_upload(row_id)
         return None
     except BaseException as exc:
