@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from webapp.storage import ObjectNotFound, Storage
 from webapp.storage_s3 import S3Storage
-from webapp.uploads import is_iso_bmff
+from webapp.uploads import brand_problem, is_iso_bmff
 
 #: How long a presigned upload stays usable.
 PRESIGN_SECONDS = 3600
@@ -65,6 +65,11 @@ def check_uploaded(storage: Storage, key: str, upload_id: uuid.UUID, max_bytes: 
     if size > max_bytes:
         s3.delete(key)
         raise RequestEntityTooLarge(f"the upload is larger than the {max_bytes // 2**20} MB limit")
-    if not is_iso_bmff(head):
+    problem = (
+        "the uploaded file is not an MP4/MOV video (no 'ftyp' box at its start)"
+        if not is_iso_bmff(head)
+        else brand_problem(head)
+    )
+    if problem:
         s3.delete(key)
-        raise BadRequest("the uploaded file is not an MP4/MOV video (no 'ftyp' box at its start)")
+        raise BadRequest(problem)
