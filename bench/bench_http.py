@@ -46,11 +46,13 @@ def _hammer(args: tuple[int, str, dict[str, str], float]) -> int:
     return done
 
 
-def requests_per_second(port: int, path: str, headers: dict[str, str] | None = None) -> float:
-    """Median over RUNS of CLIENTS keep-alive clients hammering ``path`` for SECONDS."""
+def requests_per_second(
+    port: int, path: str, headers: dict[str, str] | None = None, runs: int = RUNS
+) -> float:
+    """Median over ``runs`` of CLIENTS keep-alive clients hammering ``path`` for SECONDS."""
     rates = []
     with multiprocessing.Pool(CLIENTS) as pool:
-        for _ in range(RUNS):
+        for _ in range(runs):
             counts = pool.map(_hammer, [(port, path, headers or {}, SECONDS)] * CLIENTS)
             rates.append(sum(counts) / SECONDS)
     return statistics.median(rates)
@@ -107,7 +109,7 @@ def _prepare(database_url: str, storage: Path) -> tuple[str, str]:
     return str(done), str(pending)
 
 
-def measure(workdir: Path) -> dict[str, Any]:
+def measure(workdir: Path, runs: int = RUNS) -> dict[str, Any]:
     """Start the Procfile's web line on PostgreSQL + Redis and take every figure."""
     from tests.conftest import scratch_database
     from tests.faults import free_port
@@ -148,10 +150,12 @@ def measure(workdir: Path) -> dict[str, Any]:
             conn = http.client.HTTPConnection("127.0.0.1", port)
             conn.request("GET", f"/video/status/{done}")
             etag = conn.getresponse().getheader("ETag")
-            floor = requests_per_second(port, "/healthz")
-            status = requests_per_second(port, f"/video/status/{done}")
-            pending_rate = requests_per_second(port, f"/video/status/{pending}")
-            cached = requests_per_second(port, f"/video/status/{done}", {"If-None-Match": etag})
+            floor = requests_per_second(port, "/healthz", runs=runs)
+            status = requests_per_second(port, f"/video/status/{done}", runs=runs)
+            pending_rate = requests_per_second(port, f"/video/status/{pending}", runs=runs)
+            cached = requests_per_second(
+                port, f"/video/status/{done}", {"If-None-Match": etag}, runs=runs
+            )
             plain = seconds_per_get(port, f"/video/results/{done}", {})
             packed = seconds_per_get(port, f"/video/results/{done}", {"Accept-Encoding": "gzip"})
         finally:
@@ -200,6 +204,35 @@ def table(figures: dict[str, Any]) -> str:
     ]
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:>12}  {ratio}" for name, value, ratio in rows)
+
+
+def http_figures(bench: Any) -> list[Any]:
+    """bench/run.py's entry: the figures above as Rows held to their limits."""
+    from harness import Row
+
+    figures = measure(bench.workdir / "http", bench.runs)
+    floor = figures["healthz_rps"]
+    rows = [
+        Row(
+            f"GET /video/results, 100k frames, {kind}",
+            figures[f"results_100k_{kind}_s"],
+            0.15,
+            at_least=False,
+            unit="s",
+        )
+        for kind in ("plain", "gzip")
+    ]
+    for name, key in (("completed", "status_rps"), ("304", "status_304_rps")):
+        rows.append(
+            Row(
+                f"GET /video/status ({name}) req/s vs GET /healthz",
+                figures[key] / floor,
+                0.25,
+                at_least=True,
+                detail=f"{figures[key]:.0f} vs {floor:.0f} req/s, gunicorn + PostgreSQL",
+            )
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).absolute().parent.parent))  # the reposito
 
 
 from bench_decode import decode_speed
+from bench_http import http_figures
 from bench_memory import flat_memory
 from bench_shots import shots_speed
 from bench_startup import job_start_latency
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Bench], list[Row]]] = {
     "startup": job_start_latency,
     "memory": flat_memory,
     "shots": shots_speed,
+    "http": http_figures,
 }
 
 
