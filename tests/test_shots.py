@@ -150,7 +150,7 @@ def test_a_cut_needs_min_shot_frames_since_the_shot_started() -> None:
 def test_submit_shots_and_read_where_each_shot_starts(pg_app: Flask, shot_video: Path) -> None:
     client = pg_app.test_client()
     submitted = submit_video(client, shot_video, pipeline_id="shots", frame_stride="2")
-    assert submitted.status_code == 200, submitted.json
+    assert submitted.status_code == 202, submitted.json
     job_id = submitted.json["job_id"]
     queue = pg_app.extensions["video_queue"].rq_queue()
     with pg_app.app_context():
