@@ -75,7 +75,7 @@ def _run_job(app: Flask, video: Path, pipeline_id: str) -> list[dict[str, Any]]:
     response = submit_video(
         client, video, pipeline_id=pipeline_id, frame_stride=str(FRAMES_PER_SCENE)
     )
-    assert response.status_code == 200, response.json
+    assert response.status_code == 202, response.json
     job_id = response.json["job_id"]
     queue = app.extensions["video_queue"].rq_queue()
     with app.app_context():
