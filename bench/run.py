@@ -1,6 +1,6 @@
 """Every benchmark in one command, as ratios to its limit measured side by side in one run.
 
-    python3 bench/run.py [--runs 3] [--only decode,startup,memory,shots] [--quick]
+    python3 bench/run.py [--runs 3] [--only decode,startup,memory,shots,http,scale] [--quick]
 
 Each benchmark is a function in BENCHMARKS: it receives a Bench (a scratch folder, the run
 count, cached generated videos) and returns Rows. A row is one figure and the limit it is
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).absolute().parent.parent))  # the reposito
 from bench_decode import decode_speed
 from bench_http import http_figures
 from bench_memory import flat_memory
+from bench_scale import scale_ratio
 from bench_shots import shots_speed
 from bench_startup import job_start_latency
 from harness import Bench, Row
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Bench], list[Row]]] = {
     "memory": flat_memory,
     "shots": shots_speed,
     "http": http_figures,
+    "scale": scale_ratio,
 }
 
 
